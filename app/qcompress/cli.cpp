@@ -1,0 +1,97 @@
+#include "cli.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <vector>
+
+namespace qcw::cli {
+
+namespace {
+std::vector<std::pair<int, Registrar>>& registry() {
+    static std::vector<std::pair<int, Registrar>> r;
+    return r;
+}
+RunContext* g_ctx = nullptr;
+extern "C" void onSigint(int) {
+    if (g_ctx) g_ctx->cancel();
+}
+}  // namespace
+
+bool registerCommand(int order, Registrar r) {
+    registry().emplace_back(order, std::move(r));
+    return true;
+}
+
+void addAllCommands(CLI::App& root) {
+    auto& r = registry();
+    std::stable_sort(r.begin(), r.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& [order, reg] : r) reg(root);
+}
+
+RunContext& interruptibleContext() {
+    static RunContext ctx(printProgress);
+    if (!g_ctx) {
+        g_ctx = &ctx;
+        struct sigaction sa {};
+        sa.sa_handler = onSigint;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, nullptr);
+        sigaction(SIGTERM, &sa, nullptr);
+    }
+    return ctx;
+}
+
+void printProgress(const Progress& p) {
+    static std::mutex m;
+    std::lock_guard<std::mutex> lock(m);
+    static const bool tty = ::isatty(STDERR_FILENO);
+    std::string metrics;
+    for (const auto& [k, v] : p.metrics) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, " %s=%.4g", k.c_str(), v);
+        metrics += buf;
+    }
+    if (tty && p.total > 0) {
+        const int width = 30;
+        int filled = static_cast<int>(width * std::min<double>(1.0, double(p.step) / double(p.total)));
+        std::fprintf(stderr, "\r%-10s [%s%s] %lld/%lld%s %s\033[K", p.stage.c_str(), std::string(filled, '#').c_str(),
+                     std::string(width - filled, '.').c_str(), p.step, p.total, metrics.c_str(), p.message.c_str());
+        if (p.step >= p.total) std::fputc('\n', stderr);
+    } else {
+        // Plain lines: one at each tenth of the way (and at the end), not one per step.
+        static std::string lastStage;
+        static long long lastTenth = -1;
+        if (p.total > 0) {
+            long long tenth = p.step * 10 / p.total;
+            if (p.stage == lastStage && tenth == lastTenth && p.step != p.total) return;
+            lastStage = p.stage;
+            lastTenth = tenth;
+        }
+        if (p.total > 0)
+            std::fprintf(stderr, "%s %lld/%lld%s %s\n", p.stage.c_str(), p.step, p.total, metrics.c_str(), p.message.c_str());
+        else
+            std::fprintf(stderr, "%s %lld%s %s\n", p.stage.c_str(), p.step, metrics.c_str(), p.message.c_str());
+    }
+    std::fflush(stderr);
+}
+
+void printJson(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+
+std::string defaultModelDir() {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    for (const fs::path p : {fs::path(QCW_SOURCE_DIR) / "resources/models/demo-phi",
+                             fs::path(QCW_SOURCE_DIR) / "tests/data/tiny-phi",
+                             fs::path(QCW_INSTALL_DATADIR) / "models/demo-phi",
+                             fs::path(QCW_INSTALL_DATADIR) / "models/tiny-phi"})
+        if (fs::exists(p / "config.json", ec)) return p.string();
+    return (fs::path(QCW_SOURCE_DIR) / "tests/data/tiny-phi").string();
+}
+
+}  // namespace qcw::cli

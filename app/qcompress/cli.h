@@ -1,0 +1,39 @@
+#pragma once
+// Shared pieces of the qcompress subcommands. No torch here: commands talk to core through
+// its plain-data facades.
+#include "common/run_context.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+
+namespace qcw::cli {
+
+using Registrar = std::function<void(CLI::App& root)>;
+// Called from static initialisers in cmd_*.cpp.
+bool registerCommand(int order, Registrar r);
+void addAllCommands(CLI::App& root);
+
+// Progress on stderr: a bar when stderr is a terminal, plain lines otherwise. Ctrl-C
+// cancels the context that `interruptibleContext` returns.
+RunContext& interruptibleContext();
+void printProgress(const Progress& p);
+
+// Prints one JSON object on stdout and nothing else there.
+void printJson(const nlohmann::json& j);
+
+// Where the bundled demo assets live (source tree in a build, /usr/share/qcw when installed).
+std::string defaultModelDir();
+
+}  // namespace qcw::cli
+
+#define QCW_CLI_CONCAT2(a, b) a##b
+#define QCW_CLI_CONCAT(a, b) QCW_CLI_CONCAT2(a, b)
+// QCW_COMMAND(order) { root.add_subcommand(...); }  -- `order` sorts --help output.
+#define QCW_COMMAND(order)                                                                          \
+    static void QCW_CLI_CONCAT(qcwCmd_, __LINE__)(CLI::App & root);                                \
+    static const bool QCW_CLI_CONCAT(qcwCmdReg_, __LINE__) =                                       \
+        ::qcw::cli::registerCommand(order, &QCW_CLI_CONCAT(qcwCmd_, __LINE__));                     \
+    static void QCW_CLI_CONCAT(qcwCmd_, __LINE__)(CLI::App & root)

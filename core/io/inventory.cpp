@@ -1,0 +1,141 @@
+#include "io/inventory.h"
+
+#include "common/error.h"
+#include "io/checkpoint.h"
+
+#include <filesystem>
+#include <algorithm>
+#include <map>
+#include <regex>
+
+namespace qcw {
+
+namespace {
+struct KindRule {
+    const char* pattern;  // {bid} stands for the decoder block index
+    const char* kind;
+    bool compressible;
+};
+// Tensor names of PhiForCausalLM, mapped by table (transformers' modeling_phi.py names).
+const KindRule kRules[] = {
+    {"model.embed_tokens.weight", "embedding", true},
+    {"model.layers.{bid}.self_attn.q_proj.weight", "attn_q", true},
+    {"model.layers.{bid}.self_attn.k_proj.weight", "attn_k", true},
+    {"model.layers.{bid}.self_attn.v_proj.weight", "attn_v", true},
+    {"model.layers.{bid}.self_attn.dense.weight", "attn_out", true},
+    {"model.layers.{bid}.mlp.fc1.weight", "mlp_fc1", true},
+    {"model.layers.{bid}.mlp.fc2.weight", "mlp_fc2", true},
+    {"model.layers.{bid}.input_layernorm.weight", "layernorm", false},
+    {"model.layers.{bid}.input_layernorm.bias", "layernorm", false},
+    {"model.layers.{bid}.self_attn.q_layernorm.weight", "layernorm", false},
+    {"model.layers.{bid}.self_attn.q_layernorm.bias", "layernorm", false},
+    {"model.layers.{bid}.self_attn.k_layernorm.weight", "layernorm", false},
+    {"model.layers.{bid}.self_attn.k_layernorm.bias", "layernorm", false},
+    {"model.final_layernorm.weight", "layernorm", false},
+    {"model.final_layernorm.bias", "layernorm", false},
+    {"lm_head.weight", "lm_head", true},
+};
+
+const std::vector<std::pair<std::regex, const KindRule*>>& compiledRules() {
+    static const std::vector<std::pair<std::regex, const KindRule*>> rules = [] {
+        std::vector<std::pair<std::regex, const KindRule*>> r;
+        for (const auto& rule : kRules) {
+            std::string p = rule.pattern;
+            std::string re;
+            for (std::size_t i = 0; i < p.size(); ++i) {
+                if (p.compare(i, 5, "{bid}") == 0) {
+                    re += "([0-9]+)";
+                    i += 4;
+                } else if (p[i] == '.') {
+                    re += "\\.";
+                } else {
+                    re += p[i];
+                }
+            }
+            r.emplace_back(std::regex(re), &rule);
+        }
+        return r;
+    }();
+    return rules;
+}
+}  // namespace
+
+std::string layerKind(const std::string& name, int* block) {
+    if (block) *block = -1;
+    std::smatch m;
+    for (const auto& [re, rule] : compiledRules()) {
+        if (std::regex_match(name, m, re)) {
+            if (block && m.size() > 1) *block = std::stoi(m[1].str());
+            return rule->kind;
+        }
+    }
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0) {
+        static const std::regex blockRe("model\\.layers\\.([0-9]+)\\..*");
+        if (block && std::regex_match(name, m, blockRe)) *block = std::stoi(m[1].str());
+        return "bias";
+    }
+    return "other";
+}
+
+ModelSummary summarize(const Checkpoint& ckpt) {
+    ModelSummary s;
+    s.dir = ckpt.dir();
+    s.architecture = "PhiForCausalLM";
+    const PhiConfig& c = ckpt.config();
+    s.numLayers = c.numLayers;
+    s.hiddenSize = c.hiddenSize;
+    s.intermediateSize = c.intermediateSize;
+    s.numHeads = c.numHeads;
+    s.vocabSize = c.vocabSize;
+    s.bytesOnDisk = ckpt.bytesOnDisk();
+    s.hasTokenizer = ckpt.hasTokenizer();
+    std::error_code ec;
+    s.compressed = std::filesystem::exists(std::filesystem::path(ckpt.dir()) / "compression.json", ec);
+    std::map<std::string, std::int64_t> bytesByDtype;
+    for (const TensorView* t : ckpt.tensors()) {
+        LayerInfo l;
+        l.name = t->name;
+        l.kind = layerKind(t->name, &l.block);
+        l.shape = t->shape;
+        l.params = t->numel();
+        l.dtype = dtypeName(t->dtype);
+        l.compressible = l.kind != "layernorm" && l.kind != "bias" && l.kind != "other" && t->shape.size() == 2;
+        s.params += l.params;
+        if (l.compressible) s.compressibleParams += l.params;
+        bytesByDtype[l.dtype] += static_cast<std::int64_t>(t->nbytes);
+        s.layers.push_back(std::move(l));
+    }
+    std::int64_t best = -1;
+    for (const auto& [d, b] : bytesByDtype)
+        if (b > best) {
+            best = b;
+            s.dtype = d;
+        }
+    // Natural order: embedding, blocks by index, final layernorm, lm_head.
+    std::stable_sort(s.layers.begin(), s.layers.end(), [](const LayerInfo& a, const LayerInfo& b) {
+        auto rank = [](const LayerInfo& l) {
+            if (l.kind == "embedding") return -2;
+            if (l.block >= 0) return l.block;
+            if (l.kind == "lm_head") return 1 << 21;
+            return 1 << 20;
+        };
+        return rank(a) < rank(b);
+    });
+    return s;
+}
+
+ModelSummary inspectModel(const std::string& dir) { return summarize(Checkpoint::open(dir)); }
+
+MemoryEstimate estimateMemory(const ModelSummary& m, int bytesPerParam, int contextLength, int batch) {
+    MemoryEstimate e;
+    e.weightsBytes = double(m.params) * bytesPerParam;
+    // K and V per layer: batch x context x hidden each.
+    e.kvCacheBytes = 2.0 * m.numLayers * double(batch) * contextLength * m.hiddenSize * bytesPerParam;
+    // Largest transient: the MLP's intermediate activations plus attention scores of one layer.
+    e.activationBytes = double(batch) * contextLength *
+                            (double(m.intermediateSize) + 4.0 * m.hiddenSize + double(m.vocabSize)) * 4.0 +
+                        double(batch) * m.numHeads * double(contextLength) * contextLength * 4.0;
+    return e;
+}
+
+}  // namespace qcw

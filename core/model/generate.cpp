@@ -1,0 +1,145 @@
+#include "model/generate.h"
+
+#include "common/error.h"
+#include "model/phi_model.h"
+
+#include <c10/core/InferenceMode.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+namespace qcw {
+
+namespace {
+double seconds(std::chrono::steady_clock::time_point a) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count();
+}
+// splitmix64: a small, well-mixed generator whose state is one integer (easy to checkpoint).
+std::uint64_t nextRandom(std::uint64_t& s) {
+    std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+}  // namespace
+
+std::int64_t pickToken(const std::vector<float>& logits, const GenerateOptions& o, std::uint64_t& rng) {
+    if (logits.empty()) fail("generate", "empty logits");
+    if (o.greedy) return std::max_element(logits.begin(), logits.end()) - logits.begin();
+    if (!(o.temperature > 0)) fail("--temperature", "must be positive");
+    std::vector<std::int64_t> idx(logits.size());
+    std::iota(idx.begin(), idx.end(), 0);
+    std::sort(idx.begin(), idx.end(), [&](auto a, auto b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+    std::size_t keep = idx.size();
+    if (o.topK > 0) keep = std::min<std::size_t>(keep, static_cast<std::size_t>(o.topK));
+    std::vector<double> p(keep);
+    const double top = logits[idx[0]] / o.temperature;
+    double sum = 0;
+    for (std::size_t i = 0; i < keep; ++i) sum += p[i] = std::exp(logits[idx[i]] / o.temperature - top);
+    if (o.topP < 1.0) {
+        double acc = 0;
+        std::size_t n = 0;
+        while (n < keep) {
+            acc += p[n] / sum;
+            ++n;
+            if (acc >= o.topP) break;
+        }
+        keep = std::max<std::size_t>(1, n);
+        sum = std::accumulate(p.begin(), p.begin() + static_cast<long>(keep), 0.0);
+    }
+    const double u = double(nextRandom(rng) >> 11) * (1.0 / 9007199254740992.0) * sum;
+    double acc = 0;
+    for (std::size_t i = 0; i < keep; ++i) {
+        acc += p[i];
+        if (u < acc) return idx[i];
+    }
+    return idx[keep - 1];
+}
+
+std::vector<std::vector<std::int64_t>> generate(const PhiModel& model,
+                                                const std::vector<std::vector<std::int64_t>>& prompts,
+                                                const GenerateOptions& opts, const TokenCallback& onToken,
+                                                const RunContext& ctx, GenerationStats* stats) {
+    if (prompts.empty()) fail("generate", "no prompt given");
+    if (opts.maxNewTokens < 0) fail("--max-new-tokens", "must not be negative");
+    c10::InferenceMode guard;
+    const auto B = static_cast<std::int64_t>(prompts.size());
+    std::int64_t T = 0;
+    for (const auto& p : prompts) {
+        if (p.empty()) fail("generate", "a prompt has no tokens");
+        T = std::max<std::int64_t>(T, static_cast<std::int64_t>(p.size()));
+    }
+    if (T + opts.maxNewTokens > model.config.maxPositions)
+        fail("--max-new-tokens", "prompt (" + std::to_string(T) + ") plus new tokens exceeds the model's " +
+                                     std::to_string(model.config.maxPositions) + " positions");
+    const std::int64_t pad = opts.padTokenId.value_or(model.config.padTokenId.value_or(0));
+    const std::optional<std::int64_t> eos = opts.eosTokenId ? opts.eosTokenId : model.config.eosTokenId;
+
+    std::vector<std::int64_t> ids(static_cast<std::size_t>(B * T), pad), mask(static_cast<std::size_t>(B * T), 0);
+    for (std::int64_t b = 0; b < B; ++b) {
+        const auto& p = prompts[static_cast<std::size_t>(b)];
+        const auto off = T - static_cast<std::int64_t>(p.size());
+        for (std::size_t j = 0; j < p.size(); ++j) {
+            ids[static_cast<std::size_t>(b * T + off) + j] = p[j];
+            mask[static_cast<std::size_t>(b * T + off) + j] = 1;
+        }
+    }
+    auto lopts = at::TensorOptions().dtype(at::kLong);
+    at::Tensor idsT = at::from_blob(ids.data(), {B, T}, lopts).clone();
+    at::Tensor maskT = at::from_blob(mask.data(), {B, T}, lopts).clone();
+    at::Tensor pos = (maskT.cumsum(1) - 1).clamp_min(0);
+
+    std::vector<std::vector<std::int64_t>> out = prompts;
+    std::vector<bool> done(static_cast<std::size_t>(B), false);
+    std::vector<std::uint64_t> rng(static_cast<std::size_t>(B));
+    for (std::int64_t b = 0; b < B; ++b) rng[static_cast<std::size_t>(b)] = opts.seed * 1000003ull + static_cast<std::uint64_t>(b);
+
+    KVCache cache;
+    ForwardArgs args;
+    args.cache = &cache;
+    args.lastTokenOnly = true;
+    args.inputIds = idsT;
+    args.attentionMask = maskT;
+    args.positionIds = pos;
+    auto t0 = std::chrono::steady_clock::now();
+    at::Tensor nextPos = pos.select(1, T - 1).unsqueeze(1) + 1;
+    GenerationStats st;
+    st.promptTokens = B * T;
+    for (int step = 0; step < opts.maxNewTokens; ++step) {
+        ctx.checkCancelled();
+        at::Tensor logits = model.forward(args).select(1, 0).to(at::kCPU).contiguous();  // [B, V]
+        if (step == 0) {
+            st.prefillSeconds = seconds(t0);
+            t0 = std::chrono::steady_clock::now();
+        }
+        std::vector<std::int64_t> next(static_cast<std::size_t>(B), pad);
+        const auto V = logits.size(1);
+        const float* data = logits.data_ptr<float>();
+        bool anyAlive = false;
+        for (std::int64_t b = 0; b < B; ++b) {
+            auto ub = static_cast<std::size_t>(b);
+            if (done[ub]) continue;
+            std::vector<float> row(data + b * V, data + (b + 1) * V);
+            std::int64_t tok = pickToken(row, opts, rng[ub]);
+            next[ub] = tok;
+            out[ub].push_back(tok);
+            ++st.newTokens;
+            if (onToken && !onToken(ub, tok)) done[ub] = true;
+            if (opts.stopAtEos && eos && tok == *eos) done[ub] = true;
+            anyAlive = anyAlive || !done[ub];
+        }
+        if (!anyAlive || step + 1 == opts.maxNewTokens) break;
+        args.inputIds = at::from_blob(next.data(), {B, 1}, lopts).clone();
+        args.attentionMask = at::cat({args.attentionMask, at::ones({B, 1}, lopts)}, 1);
+        args.positionIds = nextPos;
+        nextPos = nextPos + 1;
+    }
+    st.decodeSeconds = seconds(t0);
+    if (stats) *stats = st;
+    return out;
+}
+
+}  // namespace qcw

@@ -1,0 +1,181 @@
+#include "model/phi_model.h"
+
+#include "common/error.h"
+
+#include <cmath>
+#include <limits>
+
+namespace qcw {
+
+at::Tensor DenseLinear::forward(const at::Tensor& x) const { return at::linear(x, weight_, bias_); }
+
+std::int64_t DenseLinear::parameterCount() const {
+    return weight_.numel() + (bias_.defined() ? bias_.numel() : 0);
+}
+
+void DenseLinear::to(at::Device device, at::ScalarType dtype) {
+    weight_ = weight_.to(device, dtype);
+    if (bias_.defined()) bias_ = bias_.to(device, dtype);
+}
+
+at::Tensor geluNew(const at::Tensor& x) { return at::gelu(x, "tanh"); }
+
+namespace {
+
+at::Tensor layerNorm(const at::Tensor& x, const LayerNormWeights& w, double eps) {
+    return at::layer_norm(x, {x.size(-1)}, w.weight, w.bias, eps);
+}
+
+at::Tensor rotateHalf(const at::Tensor& x) {
+    const auto half = x.size(-1) / 2;
+    auto x1 = x.narrow(-1, 0, half);
+    auto x2 = x.narrow(-1, half, half);
+    return at::cat({-x2, x1}, -1);
+}
+
+// Applies the rotary embedding to the first `cos.size(-1)` channels of x [B, h, T, d].
+at::Tensor applyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+    const auto rot = cos.size(-1);
+    auto xRot = x.narrow(-1, 0, rot);
+    auto xPass = x.narrow(-1, rot, x.size(-1) - rot);
+    auto out = xRot * cos + rotateHalf(xRot) * sin;
+    return at::cat({out, xPass}, -1);
+}
+
+}  // namespace
+
+at::Tensor PhiModel::forward(const ForwardArgs& a) const {
+    const PhiConfig& c = config;
+    if (!a.inputIds.defined() || a.inputIds.dim() != 2) fail("forward", "input_ids must be a 2-D [batch, time] tensor");
+    const auto B = a.inputIds.size(0);
+    const auto T = a.inputIds.size(1);
+    if (T == 0) fail("forward", "input_ids has no tokens");
+    auto ids = a.inputIds.to(device, at::kLong);
+    {
+        auto lo = ids.min().item<std::int64_t>(), hi = ids.max().item<std::int64_t>();
+        if (lo < 0 || hi >= c.vocabSize)
+            fail("forward", "token id " + std::to_string(lo < 0 ? lo : hi) + " is outside the vocabulary [0, " +
+                                std::to_string(c.vocabSize) + ")");
+    }
+    const std::int64_t past = a.cache ? a.cache->length() : 0;
+    const std::int64_t total = past + T;
+    const auto fopts = at::TensorOptions().device(device).dtype(at::kFloat);
+    const auto lopts = at::TensorOptions().device(device).dtype(at::kLong);
+
+    at::Tensor positions = a.positionIds.defined() ? a.positionIds.to(device, at::kLong)
+                                                   : (at::arange(T, lopts) + past).unsqueeze(0).expand({B, T});
+
+    // Rotary tables in float32 as transformers computes them, then cast to the compute dtype.
+    const int rot = c.rotaryDim();
+    auto invFreq = 1.0 / at::pow(c.ropeTheta, at::arange(0, rot, 2, lopts).to(at::kFloat) / double(rot));
+    auto freqs = positions.to(at::kFloat).unsqueeze(-1) * invFreq.view({1, 1, -1});  // [B, T, rot/2]
+    auto emb = at::cat({freqs, freqs}, -1);
+    auto cos = emb.cos().to(dtype).unsqueeze(1);  // [B, 1, T, rot]
+    auto sin = emb.sin().to(dtype).unsqueeze(1);
+
+    // Additive mask [B, 1, T, total]: causal, plus key padding. Masked entries get the dtype's
+    // lowest value, as transformers' eager attention does.
+    const double minValue = dtype == at::kFloat ? double(std::numeric_limits<float>::lowest())
+                            : dtype == at::kHalf ? -65504.0
+                                                 : -3.3895313892515355e38;
+    at::Tensor mask, rowHasKeys;
+    {
+        auto qpos = (at::arange(T, lopts) + past).view({T, 1});
+        auto kpos = at::arange(total, lopts).view({1, total});
+        auto allowed = (kpos <= qpos).view({1, 1, T, total});
+        if (a.attentionMask.defined()) {
+            if (a.attentionMask.dim() != 2 || a.attentionMask.size(0) != B || a.attentionMask.size(1) != total)
+                fail("forward", "attention_mask must be [batch, past + time] = [" + std::to_string(B) + ", " +
+                                    std::to_string(total) + "]");
+            auto keyOk = a.attentionMask.to(device).ne(0).view({B, 1, 1, total});
+            allowed = allowed.logical_and(keyOk);
+        } else {
+            allowed = allowed.expand({B, 1, T, total});
+        }
+        mask = at::zeros({B, 1, T, total}, at::TensorOptions().device(device).dtype(dtype))
+                   .masked_fill(allowed.logical_not(), minValue);
+        // A query that may attend to no key at all (a left-padding position) gets a zero
+        // attention output, as PyTorch's scaled_dot_product_attention does since 2.5 and hence
+        // transformers' default attention.
+        if (a.attentionMask.defined()) rowHasKeys = allowed.any(-1, true).to(dtype);
+    }
+
+    const int nH = c.numHeads, nKv = c.numKvHeads, hd = c.headDim();
+    const double scale = 1.0 / std::sqrt(double(hd));
+    if (a.cache && a.cache->k.empty()) {
+        a.cache->k.assign(blocks.size(), at::Tensor());
+        a.cache->v.assign(blocks.size(), at::Tensor());
+    }
+
+    auto h = at::embedding(embedTokens, ids);
+    if (a.hiddenStates) a.hiddenStates->push_back(h.to(at::kFloat));
+    for (std::size_t li = 0; li < blocks.size(); ++li) {
+        const PhiBlock& blk = blocks[li];
+        auto x = layerNorm(h, blk.inputLayerNorm, c.layerNormEps);
+        auto q = blk.q->forward(x).view({B, T, nH, hd}).transpose(1, 2);
+        auto k = blk.k->forward(x).view({B, T, nKv, hd}).transpose(1, 2);
+        auto v = blk.v->forward(x).view({B, T, nKv, hd}).transpose(1, 2);
+        if (c.qkLayerNorm) {
+            q = layerNorm(q, blk.qLayerNorm, c.layerNormEps);
+            k = layerNorm(k, blk.kLayerNorm, c.layerNormEps);
+        }
+        q = applyRotary(q, cos, sin);
+        k = applyRotary(k, cos, sin);
+        if (a.cache) {
+            auto& ck = a.cache->k[li];
+            auto& cv = a.cache->v[li];
+            ck = ck.defined() ? at::cat({ck, k}, 2) : k;
+            cv = cv.defined() ? at::cat({cv, v}, 2) : v;
+            k = ck;
+            v = cv;
+        }
+        if (nKv != nH) {
+            k = k.repeat_interleave(nH / nKv, 1);
+            v = v.repeat_interleave(nH / nKv, 1);
+        }
+        auto scores = at::matmul(q, k.transpose(-2, -1)) * scale + mask;
+        auto probs = at::softmax(scores, -1, at::kFloat).to(dtype);
+        if (rowHasKeys.defined()) probs = probs * rowHasKeys;
+        auto attn = at::matmul(probs, v).transpose(1, 2).reshape({B, T, nH * hd});
+        auto attnOut = blk.dense->forward(attn);
+        auto mlpOut = blk.fc2->forward(geluNew(blk.fc1->forward(x)));
+        h = attnOut + mlpOut + h;
+        if (a.hiddenStates && li + 1 < blocks.size()) a.hiddenStates->push_back(h.to(at::kFloat));
+    }
+    h = layerNorm(h, finalLayerNorm, c.layerNormEps);
+    if (a.hiddenStates) a.hiddenStates->push_back(h.to(at::kFloat));
+    if (a.lastTokenOnly) h = h.narrow(1, T - 1, 1);
+    return lmHead->forward(h).to(at::kFloat);
+}
+
+std::int64_t PhiModel::parameterCount() const {
+    std::int64_t n = embedTokens.numel() + finalLayerNorm.weight.numel() + finalLayerNorm.bias.numel();
+    for (const auto& b : blocks) {
+        n += b.inputLayerNorm.weight.numel() + b.inputLayerNorm.bias.numel();
+        for (const auto* op : {&b.q, &b.k, &b.v, &b.dense, &b.fc1, &b.fc2}) n += (*op)->parameterCount();
+        if (config.qkLayerNorm)
+            n += b.qLayerNorm.weight.numel() + b.qLayerNorm.bias.numel() + b.kLayerNorm.weight.numel() +
+                 b.kLayerNorm.bias.numel();
+    }
+    if (!config.tieWordEmbeddings) n += lmHead->parameterCount();
+    else if (lmHead->bias().defined()) n += lmHead->bias().numel();
+    return n;
+}
+
+std::vector<std::pair<std::string, std::shared_ptr<LinearOp>*>> PhiModel::linearOps() {
+    std::vector<std::pair<std::string, std::shared_ptr<LinearOp>*>> out;
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+        const std::string p = "model.layers." + std::to_string(i) + ".";
+        auto& b = blocks[i];
+        out.emplace_back(p + "self_attn.q_proj", &b.q);
+        out.emplace_back(p + "self_attn.k_proj", &b.k);
+        out.emplace_back(p + "self_attn.v_proj", &b.v);
+        out.emplace_back(p + "self_attn.dense", &b.dense);
+        out.emplace_back(p + "mlp.fc1", &b.fc1);
+        out.emplace_back(p + "mlp.fc2", &b.fc2);
+    }
+    out.emplace_back("lm_head", &lmHead);
+    return out;
+}
+
+}  // namespace qcw

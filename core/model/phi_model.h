@@ -1,0 +1,99 @@
+#pragma once
+// PhiForCausalLM in LibTorch (ATen only), computing what transformers' modeling_phi.py
+// computes: token embedding, parallel attention + MLP blocks sharing one LayerNorm, partial
+// rotary embeddings, gelu_new, final LayerNorm, lm_head with bias, KV cache.
+// Internal to core: app/ and ui/ use the plain-data facade in model/engine.h.
+#include "io/phi_config.h"
+
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qcw {
+
+// y = x W^T + b in some representation. Dense weights implement it here; the factorized
+// layers of the decomposition engine implement it in factored form (the dense weight is never
+// rebuilt in the forward pass).
+class LinearOp {
+public:
+    virtual ~LinearOp() = default;
+    virtual at::Tensor forward(const at::Tensor& x) const = 0;
+    virtual std::int64_t inFeatures() const = 0;
+    virtual std::int64_t outFeatures() const = 0;
+    virtual std::int64_t parameterCount() const = 0;
+    virtual std::string method() const = 0;          // "dense", "svd", "tucker", "tt", ...
+    // The dense equivalent, for analysis and tests only.
+    virtual at::Tensor denseWeight() const = 0;
+    virtual at::Tensor bias() const = 0;               // may be undefined
+    virtual void to(at::Device device, at::ScalarType dtype) = 0;
+};
+
+class DenseLinear final : public LinearOp {
+public:
+    DenseLinear(at::Tensor weight, at::Tensor bias) : weight_(std::move(weight)), bias_(std::move(bias)) {}
+    at::Tensor forward(const at::Tensor& x) const override;
+    std::int64_t inFeatures() const override { return weight_.size(1); }
+    std::int64_t outFeatures() const override { return weight_.size(0); }
+    std::int64_t parameterCount() const override;
+    std::string method() const override { return "dense"; }
+    at::Tensor denseWeight() const override { return weight_; }
+    at::Tensor bias() const override { return bias_; }
+    void to(at::Device device, at::ScalarType dtype) override;
+    const at::Tensor& weight() const { return weight_; }
+
+private:
+    at::Tensor weight_, bias_;
+};
+
+struct LayerNormWeights {
+    at::Tensor weight, bias;
+};
+
+struct PhiBlock {
+    LayerNormWeights inputLayerNorm;
+    std::shared_ptr<LinearOp> q, k, v, dense, fc1, fc2;
+    LayerNormWeights qLayerNorm, kLayerNorm;  // only with config.qkLayerNorm
+};
+
+// Keys and values of every layer, [B, kv_heads, T_past, head_dim].
+struct KVCache {
+    std::vector<at::Tensor> k, v;
+    std::int64_t length() const { return k.empty() || !k[0].defined() ? 0 : k[0].size(2); }
+    void clear() {
+        k.clear();
+        v.clear();
+    }
+};
+
+struct ForwardArgs {
+    at::Tensor inputIds;        // int64 [B, T]
+    at::Tensor attentionMask;   // int64/bool [B, T_past + T], 1 = attend, 0 = padding; optional
+    at::Tensor positionIds;     // int64 [B, T]; optional, default T_past + arange(T) (as transformers' forward)
+    KVCache* cache = nullptr;   // optional; extended in place
+    std::vector<at::Tensor>* hiddenStates = nullptr;  // optional: embedding output, each block, final norm
+    bool lastTokenOnly = false; // compute logits for the last position only (generation)
+};
+
+class PhiModel {
+public:
+    PhiConfig config;
+    at::Tensor embedTokens;                 // [V, H]
+    std::vector<PhiBlock> blocks;
+    LayerNormWeights finalLayerNorm;
+    std::shared_ptr<LinearOp> lmHead;
+    at::Device device = at::kCPU;
+    at::ScalarType dtype = at::kFloat;
+
+    // Returns logits [B, T, V] (or [B, 1, V] with lastTokenOnly) in float32.
+    at::Tensor forward(const ForwardArgs& args) const;
+    std::int64_t parameterCount() const;
+    // Every linear map by its checkpoint tensor name (without ".weight"), in model order.
+    std::vector<std::pair<std::string, std::shared_ptr<LinearOp>*>> linearOps();
+};
+
+// gelu_new / gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+at::Tensor geluNew(const at::Tensor& x);
+
+}  // namespace qcw

@@ -1,0 +1,158 @@
+#include "model/synthetic.h"
+
+#include "common/error.h"
+#include "common/files.h"
+#include "model/loader.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+namespace fs = std::filesystem;
+
+namespace qcw {
+
+PhiConfig namedPhiShape(const std::string& name) {
+    if (name == "phi-1_5" || name == "phi-1.5") return PhiConfig::phi15();
+    PhiConfig c = PhiConfig::phi15();
+    if (name == "tiny") {
+        c.vocabSize = 320; c.hiddenSize = 64; c.intermediateSize = 256; c.numLayers = 3;
+        c.numHeads = 4; c.numKvHeads = 4; c.maxPositions = 128;
+        return c;
+    }
+    if (name == "small") {
+        c.vocabSize = 4096; c.hiddenSize = 256; c.intermediateSize = 1024; c.numLayers = 8;
+        c.numHeads = 8; c.numKvHeads = 8; c.maxPositions = 512;
+        return c;
+    }
+    fail("--shape " + name, "unknown shape; expected phi-1_5, small or tiny");
+}
+
+namespace {
+
+struct Spec {
+    std::string name;
+    std::vector<std::int64_t> shape;
+    enum Kind { Matrix, Bias, NormWeight, NormBias } kind;
+};
+
+std::vector<Spec> phiTensorSpecs(const PhiConfig& c) {
+    const std::int64_t H = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize, hd = c.headDim();
+    const std::int64_t kv = static_cast<std::int64_t>(c.numKvHeads) * hd;
+    std::vector<Spec> s;
+    auto linear = [&](const std::string& n, std::int64_t out, std::int64_t in) {
+        s.push_back({n + ".weight", {out, in}, Spec::Matrix});
+        s.push_back({n + ".bias", {out}, Spec::Bias});
+    };
+    auto norm = [&](const std::string& n, std::int64_t d) {
+        s.push_back({n + ".weight", {d}, Spec::NormWeight});
+        s.push_back({n + ".bias", {d}, Spec::NormBias});
+    };
+    s.push_back({"model.embed_tokens.weight", {V, H}, Spec::Matrix});
+    for (int i = 0; i < c.numLayers; ++i) {
+        const std::string p = "model.layers." + std::to_string(i) + ".";
+        norm(p + "input_layernorm", H);
+        linear(p + "self_attn.q_proj", H, H);
+        linear(p + "self_attn.k_proj", kv, H);
+        linear(p + "self_attn.v_proj", kv, H);
+        linear(p + "self_attn.dense", H, H);
+        if (c.qkLayerNorm) {
+            norm(p + "self_attn.q_layernorm", hd);
+            norm(p + "self_attn.k_layernorm", hd);
+        }
+        linear(p + "mlp.fc1", I, H);
+        linear(p + "mlp.fc2", H, I);
+    }
+    norm("model.final_layernorm", H);
+    if (!c.tieWordEmbeddings) s.push_back({"lm_head.weight", {V, H}, Spec::Matrix});
+    s.push_back({"lm_head.bias", {V}, Spec::Bias});
+    return s;
+}
+
+at::Tensor makeTensor(const Spec& spec, std::size_t index, const SyntheticOptions& o) {
+    at::Generator gen = at::detail::createCPUGenerator(o.seed * 1000003ull + index);
+    auto f = at::TensorOptions().dtype(at::kFloat);
+    switch (spec.kind) {
+        case Spec::NormWeight: return at::ones(spec.shape, f) + 0.02 * at::randn(spec.shape, gen, f);
+        case Spec::NormBias: return 0.02 * at::randn(spec.shape, gen, f);
+        case Spec::Bias: return 0.02 * at::randn(spec.shape, gen, f);
+        case Spec::Matrix: break;
+    }
+    if (o.spectrum == "random") return o.initStd * at::randn(spec.shape, gen, f);
+    if (o.spectrum != "powerlaw") fail("--spectrum " + o.spectrum, "unknown spectrum; expected random or powerlaw");
+    const std::int64_t m = spec.shape[0], n = spec.shape[1], r = std::min(m, n);
+    auto a = at::randn({m, r}, gen, f) / std::sqrt(double(m));
+    auto b = at::randn({r, n}, gen, f) / std::sqrt(double(n));
+    auto k = at::arange(1, r + 1, f);
+    auto s = at::pow(k, -o.alpha);
+    // Scale so the Frobenius norm matches an i.i.d. matrix with the same std.
+    s = s * (o.initStd * std::sqrt(double(m * n)) / s.norm().item<double>());
+    return at::matmul(a * s.unsqueeze(0), b);
+}
+
+}  // namespace
+
+void writeSyntheticPhi(const std::string& dir, const PhiConfig& config, const SyntheticOptions& opts,
+                       const RunContext& ctx, bool replace) {
+    if (opts.dtype != DType::F32 && opts.dtype != DType::F16 && opts.dtype != DType::BF16)
+        fail(std::string("--dtype ") + dtypeName(opts.dtype), "synthetic checkpoints are F32, F16 or BF16");
+    const auto specs = phiTensorSpecs(config);
+    const at::ScalarType st = toScalarType(opts.dtype);
+    const std::size_t elem = dtypeSize(opts.dtype);
+
+    // Split into shards by size, keeping order.
+    std::vector<std::vector<std::size_t>> shards(1);
+    std::size_t cur = 0;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        std::size_t bytes = elem;
+        for (auto d : specs[i].shape) bytes *= static_cast<std::size_t>(d);
+        if (opts.maxShardBytes > 0 && cur > 0 && cur + bytes > opts.maxShardBytes) {
+            shards.emplace_back();
+            cur = 0;
+        }
+        shards.back().push_back(i);
+        cur += bytes;
+    }
+
+    PhiConfig c = config;
+    c.torchDtype = opts.dtype == DType::F32 ? "float32" : opts.dtype == DType::F16 ? "float16" : "bfloat16";
+    std::size_t done = 0;
+    buildDirectoryAtomically(dir, [&](const std::string& tmp) {
+        writeTextFileAtomically((fs::path(tmp) / "config.json").string(), c.toJsonText());
+        nlohmann::json weightMap = nlohmann::json::object();
+        std::size_t totalBytes = 0;
+        for (std::size_t s = 0; s < shards.size(); ++s) {
+            char name[64];
+            if (shards.size() == 1) std::snprintf(name, sizeof name, "model.safetensors");
+            else std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", s + 1, shards.size());
+            std::vector<TensorToWrite> entries;
+            for (std::size_t i : shards[s]) {
+                TensorToWrite t;
+                t.name = specs[i].name;
+                t.dtype = opts.dtype;
+                t.shape = specs[i].shape;
+                t.fill = [&, i](void* dst, std::size_t nbytes) {
+                    ctx.checkCancelled();
+                    at::Tensor v = makeTensor(specs[i], i, opts).to(st).contiguous();
+                    QCW_ASSERT(static_cast<std::size_t>(v.nbytes()) == nbytes, "synthetic tensor size");
+                    std::memcpy(dst, v.data_ptr(), nbytes);
+                    ctx.report("synthesize", static_cast<long long>(++done), static_cast<long long>(specs.size()), {},
+                               specs[i].name);
+                };
+                totalBytes += t.nbytes();
+                weightMap[t.name] = name;
+                entries.push_back(std::move(t));
+            }
+            writeSafetensors((fs::path(tmp) / name).string(), entries, {{"format", "pt"}, {"generator", "qcompress synth"}});
+        }
+        if (shards.size() > 1) {
+            nlohmann::json index = {{"metadata", {{"total_size", totalBytes}}}, {"weight_map", weightMap}};
+            writeTextFileAtomically((fs::path(tmp) / "model.safetensors.index.json").string(), index.dump(2) + "\n");
+        }
+    }, replace);
+}
+
+}  // namespace qcw
