@@ -97,10 +97,15 @@ PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const Run
     Fetcher f{ckpt, m.dtype, m.device, ctx};
     f.total = ckpt.tensors().size();
     auto linear = [&](const std::string& name, std::int64_t out, std::int64_t in) {
-        return std::make_shared<DenseLinear>(f.get(name + ".weight", {out, in}), f.get(name + ".bias", {out}));
+        at::Tensor w = f.get(name + ".weight", {out, in});  // weight first: errors name it before its bias
+        at::Tensor b = f.get(name + ".bias", {out});
+        return std::make_shared<DenseLinear>(std::move(w), std::move(b));
     };
     auto norm = [&](const std::string& name, std::int64_t n) {
-        return LayerNormWeights{f.get(name + ".weight", {n}), f.get(name + ".bias", {n})};
+        LayerNormWeights w;
+        w.weight = f.get(name + ".weight", {n});
+        w.bias = f.get(name + ".bias", {n});
+        return w;
     };
 
     m.embedTokens = f.get("model.embed_tokens.weight", {V, H});

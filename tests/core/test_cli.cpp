@@ -1,0 +1,149 @@
+// The qcompress command-line contract (shared docs CLI.md): JSON on stdout, one-line errors
+// naming the file or value, non-zero exit codes.
+#include "io/safetensors.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+namespace {
+
+struct Run {
+    int code = -1;
+    QString out, err;
+};
+
+Run qcompress(const QStringList& args, int timeoutMs = 120000) {
+    QProcess p;
+    p.start(QString(QCW_BIN_DIR) + "/qcompress", args);
+    Run r;
+    if (!p.waitForFinished(timeoutMs)) {
+        p.kill();
+        r.err = "timed out";
+        return r;
+    }
+    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
+    r.out = QString::fromUtf8(p.readAllStandardOutput());
+    r.err = QString::fromUtf8(p.readAllStandardError());
+    return r;
+}
+
+const QString kTiny = QString(QCW_TEST_DATA) + "/tiny-phi";
+
+std::vector<float> floats(const qcw::TensorView& v) {
+    std::vector<float> out(static_cast<std::size_t>(v.numel()));
+    std::memcpy(out.data(), v.data, v.nbytes);
+    return out;
+}
+
+}  // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+private slots:
+    void inspectJson() {
+        Run r = qcompress({"inspect", kTiny, "--json"});
+        QCOMPARE(r.code, 0);
+        QJsonParseError perr;
+        QJsonDocument doc = QJsonDocument::fromJson(r.out.toUtf8(), &perr);
+        QVERIFY2(perr.error == QJsonParseError::NoError, qPrintable("stdout is not one JSON object: " + r.out));
+        QJsonObject o = doc.object();
+        QCOMPARE(o["architecture"].toString(), QString("PhiForCausalLM"));
+        QCOMPARE(o["params"].toInteger(), 190976);
+        QCOMPARE(o["dtype"].toString(), QString("F32"));
+        QJsonArray layers = o["layers"].toArray();
+        QCOMPARE(layers.size(), 47);
+        for (const char* key : {"name", "shape", "params", "dtype", "kind", "compressible"})
+            QVERIFY2(layers[0].toObject().contains(key), key);
+        QCOMPARE(layers.last().toObject()["name"].toString(), QString("lm_head.weight"));
+    }
+
+    void forwardMatchesReference() {
+        QTemporaryDir tmp;
+        const QString out = tmp.filePath("logits.safetensors");
+        Run r = qcompress({"forward", kTiny, "--ids", kTiny + "/reference.safetensors", "--out", out});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        auto got = qcw::SafetensorsFile::open(out.toStdString());
+        auto ref = qcw::SafetensorsFile::open((kTiny + "/reference.safetensors").toStdString());
+        const qcw::TensorView* g = got->find("logits");
+        QVERIFY(g);
+        QCOMPARE(g->dtype, qcw::DType::F32);
+        QCOMPARE(g->shape, (std::vector<std::int64_t>{2, 24, 320}));
+        auto a = floats(*g), b = floats(*ref->find("logits"));
+        double worst = 0;
+        for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i])));
+        QVERIFY2(worst <= 1e-4, qPrintable(QString::number(worst)));
+    }
+
+    void generateGreedyMatchesReference() {
+        Run r = qcompress({"generate", kTiny, "--ids", "73,5,38,193,231,87,247,157,82,47", "--max-new-tokens", "12",
+                           "--greedy", "--json"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QJsonArray ids = QJsonDocument::fromJson(r.out.toUtf8()).object()["ids"].toArray();
+        QCOMPARE(ids.size(), 22);
+        for (int i = 10; i < 22; ++i) QCOMPARE(ids[i].toInt(), 238);
+    }
+
+    void errorsAreOneLineAndNameTheCulprit_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("missing model dir") << QStringList{"inspect", "/nonexistent/model"} << "/nonexistent/model: model directory not found";
+        QTest::newRow("bad ids") << QStringList{"generate", kTiny, "--ids", "1,x,3"} << "--ids: 'x' is not an integer";
+        QTest::newRow("text without tokenizer") << QStringList{"generate", kTiny, "--prompt", "hello"} << "need a tokenizer";
+        QTest::newRow("ids file without input_ids")
+            << QStringList{"forward", kTiny, "--ids", kTiny + "/model.safetensors", "--out", "/tmp/x.safetensors"}
+            << "has no tensor named 'input_ids'";
+        QTest::newRow("token out of vocabulary") << QStringList{"generate", kTiny, "--ids", "5,9999"} << "token id 9999";
+        QTest::newRow("unknown device") << QStringList{"generate", kTiny, "--ids", "5", "--device", "tpu"} << "--device tpu";
+    }
+    void errorsAreOneLineAndNameTheCulprit() {
+        QFETCH(QStringList, args);
+        QFETCH(QString, expected);
+        Run r = qcompress(args);
+        QVERIFY(r.code != 0);
+        QVERIFY(r.code > 0);  // an error exit, not a crash
+        const QString line = r.err.trimmed();
+        QVERIFY2(line.contains(expected), qPrintable(line));
+        QVERIFY2(!line.contains('\n'), qPrintable("more than one line: " + line));
+    }
+
+    void pickleIsRefused() {
+        QTemporaryDir tmp;
+        QFile::copy(kTiny + "/config.json", tmp.filePath("config.json"));
+        std::ofstream(tmp.filePath("pytorch_model.bin").toStdString()) << "\x80\x02cos\nsystem\n(S'touch " << tmp.filePath("pwned").toStdString() << "'\ntR.";
+        Run r = qcompress({"inspect", tmp.path()});
+        QVERIFY(r.code > 0);
+        QVERIFY2(r.err.contains("pytorch_model.bin") && r.err.contains("refused"), qPrintable(r.err));
+        QVERIFY(!QFile::exists(tmp.filePath("pwned")));
+    }
+
+    void synthThenInspectAndDemo() {
+        QTemporaryDir tmp;
+        const QString dir = tmp.filePath("synthetic");
+        Run s = qcompress({"synth", "--shape", "tiny", "--dtype", "BF16", "--shard-mb", "0.1", "--out", dir, "--json"});
+        QVERIFY2(s.code == 0, qPrintable(s.err));
+        Run r = qcompress({"inspect", dir, "--json"});
+        QCOMPARE(r.code, 0);
+        QJsonObject o = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        QCOMPARE(o["params"].toInteger(), 190976);
+        QCOMPARE(o["dtype"].toString(), QString("BF16"));
+        // A second synth into the same directory refuses to overwrite it.
+        Run again = qcompress({"synth", "--shape", "tiny", "--out", dir});
+        QVERIFY(again.code > 0);
+        QVERIFY2(again.err.contains("not empty"), qPrintable(again.err));
+        Run d = qcompress({"demo", dir, "--max-new-tokens", "4"});
+        QVERIFY2(d.code == 0, qPrintable(d.err));
+        QVERIFY(d.out.contains("lm_head.weight"));
+        QVERIFY(d.out.contains("greedy"));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestCli)
+#include "test_cli.moc"

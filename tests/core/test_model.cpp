@@ -1,0 +1,247 @@
+// PhiForCausalLM against transformers' own outputs (tests/data/tiny-phi/reference.safetensors,
+// computed by transformers 5.17), plus the invariants of the KV cache, batching and loading.
+#include "common/error.h"
+#include "common/files.h"
+#include "io/checkpoint.h"
+#include "model/engine.h"
+#include "model/generate.h"
+#include "model/loader.h"
+#include "model/phi_model.h"
+#include "model/synthetic.h"
+
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+using namespace qcw;
+
+namespace {
+
+const std::string kTiny = std::string(QCW_TEST_DATA) + "/tiny-phi";
+
+at::Tensor refTensor(const char* name) {
+    static auto ref = SafetensorsFile::open(kTiny + "/reference.safetensors");
+    const TensorView* v = ref->find(name);
+    if (!v) throw std::runtime_error(std::string("reference lacks ") + name);
+    return tensorFromView(*v, v->dtype == DType::I64 ? at::kLong : at::kFloat, at::kCPU);
+}
+
+double maxDiff(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
+
+PhiModel loadDir(const std::string& dir) { return loadPhiModel(Checkpoint::open(dir)); }
+
+// Writes the fixture's weights again in `dtype`, with the config in the legacy key style.
+void rewriteFixture(const fs::path& out, DType dtype, bool roundThroughHalfOnly = false) {
+    fs::create_directories(out);
+    Checkpoint src = Checkpoint::open(kTiny);
+    std::vector<at::Tensor> keep;
+    std::vector<TensorToWrite> entries;
+    for (const TensorView* v : src.tensors()) {
+        at::Tensor t = tensorFromView(*v, at::kFloat, at::kCPU);
+        if (roundThroughHalfOnly) t = t.to(at::kHalf).to(at::kFloat);
+        else t = t.to(toScalarType(dtype));
+        keep.push_back(t.contiguous());
+        entries.push_back({v->name, roundThroughHalfOnly ? DType::F32 : dtype, v->shape, keep.back().data_ptr(), {}});
+    }
+    writeSafetensors((out / "model.safetensors").string(), entries);
+    std::ofstream(out / "config.json") << src.config().toJsonText();  // legacy style: top-level rope keys
+}
+
+}  // namespace
+
+class TestModel : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase() { at::set_num_threads(2); }
+
+    void logitsAndHiddenStatesMatchTransformers() {
+        c10::InferenceMode guard;
+        PhiModel m = loadDir(kTiny);
+        ForwardArgs a;
+        a.inputIds = refTensor("input_ids");
+        a.attentionMask = refTensor("attention_mask");
+        std::vector<at::Tensor> hidden;
+        a.hiddenStates = &hidden;
+        at::Tensor logits = m.forward(a);
+        QCOMPARE(logits.sizes().vec(), (std::vector<std::int64_t>{2, 24, 320}));
+        const double dl = maxDiff(logits, refTensor("logits"));
+        QVERIFY2(dl <= 1e-4, qPrintable(QString("logits max |diff| %1").arg(dl)));
+        QCOMPARE(hidden.size(), std::size_t(4));
+        for (int i = 0; i < 4; ++i) {
+            const std::string name = "hidden_state_" + std::to_string(i);
+            const double d = maxDiff(hidden[static_cast<std::size_t>(i)], refTensor(name.c_str()));
+            QVERIFY2(d <= 1e-4, qPrintable(QString("%1 max |diff| %2").arg(name.c_str()).arg(d)));
+        }
+        // Row 0 alone, without a mask, matches too.
+        ForwardArgs one;
+        one.inputIds = refTensor("input_ids").narrow(0, 0, 1);
+        QVERIFY(maxDiff(m.forward(one), refTensor("logits_row0_unpadded")) <= 1e-4);
+    }
+
+    void greedyContinuationIsIdentical() {
+        PhiModel m = loadDir(kTiny);
+        at::Tensor prompt = refTensor("greedy_prompt");
+        at::Tensor expected = refTensor("greedy_ids");
+        std::vector<std::int64_t> p(prompt.data_ptr<std::int64_t>(), prompt.data_ptr<std::int64_t>() + prompt.numel());
+        std::vector<std::int64_t> e(expected.data_ptr<std::int64_t>(), expected.data_ptr<std::int64_t>() + expected.numel());
+        GenerateOptions g;
+        g.maxNewTokens = static_cast<int>(e.size() - p.size());
+        auto out = generate(m, {p}, g);
+        QCOMPARE(out[0], e);
+    }
+
+    void fp16OnDiskAndLegacyConfig() {
+        c10::InferenceMode guard;
+        QTemporaryDir tmp;
+        const fs::path half = fs::path(tmp.path().toStdString()) / "half";
+        const fs::path rounded = fs::path(tmp.path().toStdString()) / "rounded";
+        const fs::path legacy = fs::path(tmp.path().toStdString()) / "legacy";
+        rewriteFixture(half, DType::F16);
+        rewriteFixture(rounded, DType::F32, /*roundThroughHalfOnly=*/true);
+        rewriteFixture(legacy, DType::F32);
+        QVERIFY(readTextFile((legacy / "config.json").string()).find("rope_parameters") == std::string::npos);
+        ForwardArgs a;
+        a.inputIds = refTensor("input_ids");
+        a.attentionMask = refTensor("attention_mask");
+        // Legacy key style, same fp32 weights: the reference within 1e-4.
+        QVERIFY(maxDiff(loadDir(legacy.string()).forward(a), refTensor("logits")) <= 1e-4);
+        // fp16 on disk computes exactly what fp32 weights rounded to fp16 compute ...
+        at::Tensor fromHalf = loadDir(half.string()).forward(a);
+        QCOMPARE(maxDiff(fromHalf, loadDir(rounded.string()).forward(a)), 0.0);
+        // ... and stays close to the fp32 reference (the rounding of the weights is all that differs).
+        const double d = maxDiff(fromHalf, refTensor("logits"));
+        QVERIFY2(d <= 5e-3, qPrintable(QString("fp16 weights vs reference: %1").arg(d)));
+        QCOMPARE(Checkpoint::open(half.string()).find("lm_head.weight")->dtype, DType::F16);
+    }
+
+    void kvCacheMatchesFullForward() {
+        c10::InferenceMode guard;
+        PhiModel m = loadDir(kTiny);
+        at::Tensor ids = refTensor("input_ids");
+        at::Tensor mask = refTensor("attention_mask");
+        at::Tensor full = m.forward(ForwardArgs{ids, mask, {}, nullptr, nullptr, false});
+        KVCache cache;
+        std::vector<at::Tensor> steps;
+        for (int split : {10, 5, 9}) {
+            const std::int64_t start = cache.length();
+            ForwardArgs a;
+            a.inputIds = ids.narrow(1, start, split);
+            a.attentionMask = mask.narrow(1, 0, start + split);
+            a.cache = &cache;
+            steps.push_back(m.forward(a));
+        }
+        const double d = maxDiff(at::cat(steps, 1), full);
+        QVERIFY2(d <= 1e-4, qPrintable(QString("cached vs full: %1").arg(d)));
+    }
+
+    void batchedLeftPaddedGenerationEqualsSingleRows() {
+        PhiModel m = loadDir(kTiny);
+        std::vector<std::int64_t> a = {73, 5, 38, 193, 231, 87, 247, 157, 82, 47};
+        std::vector<std::int64_t> b = {11, 42, 300};
+        GenerateOptions g;
+        g.maxNewTokens = 8;
+        g.stopAtEos = false;
+        auto both = generate(m, {a, b}, g);
+        QCOMPARE(both[0], generate(m, {a}, g)[0]);
+        QCOMPARE(both[1], generate(m, {b}, g)[0]);
+        // Sampling is reproducible with a seed and differs across seeds.
+        g.greedy = false;
+        g.temperature = 1.5;
+        g.seed = 7;
+        auto s1 = generate(m, {a}, g)[0];
+        QCOMPARE(generate(m, {a}, g)[0], s1);
+        bool differs = false;
+        for (std::uint64_t seed = 8; seed < 12 && !differs; ++seed) {
+            g.seed = seed;
+            differs = generate(m, {a}, g)[0] != s1;
+        }
+        QVERIFY(differs);
+    }
+
+    void samplingFilters() {
+        std::vector<float> logits = {0.f, 5.f, 4.9f, -3.f};
+        std::uint64_t rng = 1;
+        GenerateOptions g;
+        QCOMPARE(pickToken(logits, g, rng), std::int64_t(1));
+        g.sampling(1.0, /*topK=*/2);
+        for (int i = 0; i < 200; ++i) {
+            auto t = pickToken(logits, g, rng);
+            QVERIFY(t == 1 || t == 2);
+        }
+        g.sampling(1.0, 0, /*topP=*/0.4);  // token 1 alone holds > 0.4 of the mass
+        for (int i = 0; i < 50; ++i) QCOMPARE(pickToken(logits, g, rng), std::int64_t(1));
+    }
+
+    void shardedSyntheticEqualsSingleFile() {
+        c10::InferenceMode guard;
+        QTemporaryDir tmp;
+        const std::string one = tmp.filePath("one").toStdString(), many = tmp.filePath("many").toStdString();
+        const PhiConfig c = namedPhiShape("tiny");
+        writeSyntheticPhi(one, c, SyntheticOptions().withDtype(DType::F16).withSeed(3));
+        writeSyntheticPhi(many, c, SyntheticOptions().withDtype(DType::F16).withSeed(3).shardBytes(60000));
+        QVERIFY(fs::exists(fs::path(many) / "model.safetensors.index.json"));
+        QVERIFY(Checkpoint::open(many).files().size() >= 3);
+        PhiModel a = loadDir(one), b = loadDir(many);
+        QCOMPARE(a.parameterCount(), c.parameterCount());
+        ForwardArgs f;
+        f.inputIds = refTensor("input_ids");
+        QCOMPARE(maxDiff(a.forward(f), b.forward(f)), 0.0);
+        // An existing output directory is not overwritten.
+        bool threw = false;
+        try {
+            writeSyntheticPhi(one, c, SyntheticOptions());
+        } catch (const Error& e) {
+            threw = QString(e.what()).contains("not empty");
+        }
+        QVERIFY(threw);
+    }
+
+    void loaderErrorsNameTheTensor() {
+        QTemporaryDir tmp;
+        const fs::path dir(tmp.path().toStdString());
+        // A config whose shape disagrees with the weights.
+        std::string cfg = readTextFile(kTiny + "/config.json");
+        cfg.replace(cfg.find("\"intermediate_size\": 256"), 24, "\"intermediate_size\": 128");
+        std::ofstream(dir / "config.json") << cfg;
+        fs::copy_file(kTiny + "/model.safetensors", dir / "model.safetensors");
+        try {
+            loadDir(dir.string());
+            QFAIL("expected an error");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("model.layers.0.mlp.fc1.weight") &&
+                         QString(e.what()).contains("[256, 64]"),
+                     e.what());
+        }
+        PhiModel m = loadDir(kTiny);
+        ForwardArgs a;
+        a.inputIds = at::full({1, 2}, 999, at::kLong);
+        try {
+            m.forward(a);
+            QFAIL("expected an error");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("token id 999"), e.what());
+        }
+    }
+
+    void engineFacade() {
+        auto e = Engine::load(kTiny);
+        QCOMPARE(e->parameterCount(), std::int64_t(190976));
+        at::Tensor ids = refTensor("input_ids");
+        std::vector<std::int64_t> v(ids.data_ptr<std::int64_t>(), ids.data_ptr<std::int64_t>() + ids.numel());
+        at::Tensor mask = refTensor("attention_mask");
+        std::vector<std::int64_t> mv(mask.data_ptr<std::int64_t>(), mask.data_ptr<std::int64_t>() + mask.numel());
+        auto r = e->forward(v, mv, 2, 24);
+        at::Tensor got = at::from_blob(r.logits.data.data(), r.logits.shape, at::kFloat);
+        QVERIFY(maxDiff(got, refTensor("logits")) <= 1e-4);
+        QVERIFY(peakRssBytes() > 0);
+    }
+};
+
+QTEST_APPLESS_MAIN(TestModel)
+#include "test_model.moc"
