@@ -1,0 +1,195 @@
+// qcw: the desktop workbench. A thin main over qcw_ui.
+//
+//   qcw [MODEL_DIR]                       open the window (and the model)
+//   qcw --screenshot FILE [--pane ID] [MODEL_DIR]
+//                                         render the window offscreen with the model loaded,
+//                                         write it as PNG, exit
+//   qcw --list-plugins                    one line per plugin (none exist yet)
+//   qcw --version | --help
+#include "ui/main_window.h"
+#include "ui/model_session.h"
+#include "ui/theme.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
+#include <QFileInfo>
+#include <QPixmap>
+#include <QSaveFile>
+#include <QSettings>
+#include <QTimer>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+namespace {
+
+// Where the bundled demo model lives: the source tree in a build, the data dir when installed.
+QString defaultModelDir() {
+    const QString candidates[] = {
+        QStringLiteral(QCW_SOURCE_DIR "/resources/models/demo-phi"),
+        QStringLiteral(QCW_SOURCE_DIR "/tests/data/tiny-phi"),
+        QStringLiteral(QCW_INSTALL_DATADIR "/models/demo-phi"),
+        QStringLiteral(QCW_INSTALL_DATADIR "/models/tiny-phi"),
+    };
+    for (const QString& dir : candidates)
+        if (QFileInfo::exists(dir + QStringLiteral("/config.json"))) return dir;
+    return {};
+}
+
+bool hasArg(int argc, char** argv, std::initializer_list<const char*> names) {
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--") == 0) break;
+        for (const char* n : names) {
+            const std::size_t len = std::strlen(n);
+            if (std::strncmp(argv[i], n, len) == 0 && (argv[i][len] == '\0' || argv[i][len] == '=')) return true;
+        }
+    }
+    return false;
+}
+
+void printErr(const QString& text) {
+    std::fprintf(stderr, "qcw: %s\n", qPrintable(text));
+    std::fflush(stderr);
+}
+
+// Grabs the window into `path` as PNG, atomically. Returns false (with a message) on failure.
+bool writeScreenshot(QWidget& window, const QString& path) {
+    const QPixmap pixmap = window.grab();
+    if (pixmap.isNull()) {
+        printErr(QStringLiteral("could not render the window"));
+        return false;
+    }
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly)) {
+        printErr(QStringLiteral("%1: %2").arg(path, file.errorString()));
+        return false;
+    }
+    if (!pixmap.save(&file, "PNG")) {
+        file.cancelWriting();
+        printErr(QStringLiteral("%1: could not encode PNG").arg(path));
+        return false;
+    }
+    if (!file.commit()) {
+        printErr(QStringLiteral("%1: %2").arg(path, file.errorString()));
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Options that print and exit need no display; a screenshot renders offscreen unless the
+    // caller chose a platform.
+    const bool needsGui = !hasArg(argc, argv, {"--version", "-v", "--help", "-h", "--help-all", "--list-plugins"});
+    const bool screenshot = hasArg(argc, argv, {"--screenshot"});
+    if (screenshot && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+
+    QCoreApplication::setOrganizationName(QStringLiteral("qcw"));
+    QCoreApplication::setApplicationName(QStringLiteral("qcw"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(QCW_VERSION));
+    std::unique_ptr<QCoreApplication> app;
+    if (needsGui) {
+        app = std::make_unique<QApplication>(argc, argv);
+        QGuiApplication::setApplicationDisplayName(QStringLiteral("qcw"));
+        QGuiApplication::setDesktopFileName(QStringLiteral("qcw"));
+    } else {
+        app = std::make_unique<QCoreApplication>(argc, argv);
+    }
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        QStringLiteral("qcw: a workbench for compressing Phi language models with tensor networks"));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption screenshotOpt(QStringLiteral("screenshot"),
+                                           QStringLiteral("Render the window offscreen with the model loaded, "
+                                                          "write it to <file> as PNG and exit."),
+                                           QStringLiteral("file"));
+    const QCommandLineOption paneOpt(QStringLiteral("pane"), QStringLiteral("Show pane <id> (model, ...)."),
+                                     QStringLiteral("id"));
+    const QCommandLineOption themeOpt(QStringLiteral("theme"),
+                                      QStringLiteral("Colour theme for this run: system, light or dark."),
+                                      QStringLiteral("name"));
+    const QCommandLineOption listPluginsOpt(QStringLiteral("list-plugins"),
+                                            QStringLiteral("Print one line per plugin found and exit."));
+    parser.addOptions({screenshotOpt, paneOpt, themeOpt, listPluginsOpt});
+    parser.addPositionalArgument(QStringLiteral("model_dir"),
+                                 QStringLiteral("Model snapshot folder to open (config.json + *.safetensors)."),
+                                 QStringLiteral("[MODEL_DIR]"));
+    parser.process(*app);  // --help and --version print and exit here
+
+    if (parser.isSet(listPluginsOpt)) {
+        // The plugin system does not exist yet, so there is no plugin to list.
+        return 0;
+    }
+    const QStringList positional = parser.positionalArguments();
+    if (positional.size() > 1) {
+        printErr(QStringLiteral("expected at most one MODEL_DIR, got %1").arg(positional.size()));
+        return 2;
+    }
+    qcw::ui::Theme theme = qcw::ui::themeFromString(QSettings().value(QStringLiteral("ui/theme")).toString());
+    if (parser.isSet(themeOpt)) {
+        const QString name = parser.value(themeOpt);
+        theme = qcw::ui::themeFromString(name, theme);
+        if (qcw::ui::themeToString(theme) != name.trimmed().toLower()) {
+            printErr(QStringLiteral("unknown theme '%1' (system, light, dark)").arg(name));
+            return 2;
+        }
+    }
+    if (screenshot && !parser.isSet(themeOpt)) theme = qcw::ui::Theme::Light;  // reproducible images
+    qcw::ui::applyTheme(theme);
+
+    QString modelDir = positional.value(0);
+    if (!screenshot) {
+        qcw::ui::MainWindow window;
+        if (parser.isSet(paneOpt) && !window.showPane(parser.value(paneOpt))) {
+            printErr(QStringLiteral("unknown pane '%1' (%2)").arg(parser.value(paneOpt), window.paneIds().join(", ")));
+            return 2;
+        }
+        window.show();
+        if (!modelDir.isEmpty()) window.openModel(modelDir);
+        return app->exec();
+    }
+
+    // --screenshot: a fixed-size window, no saved state, errors on stderr.
+    const QString outPath = parser.value(screenshotOpt);
+    if (modelDir.isEmpty()) {
+        modelDir = defaultModelDir();
+        if (modelDir.isEmpty()) {
+            printErr(QStringLiteral("no MODEL_DIR given and no demo model found"));
+            return 2;
+        }
+    }
+    qcw::ui::MainWindow::Options options;
+    options.persistState = false;
+    options.errorDialogs = false;
+    qcw::ui::MainWindow window(options);
+    if (parser.isSet(paneOpt) && !window.showPane(parser.value(paneOpt))) {
+        printErr(QStringLiteral("unknown pane '%1' (%2)").arg(parser.value(paneOpt), window.paneIds().join(", ")));
+        return 2;
+    }
+    window.resize(1280, 820);
+    window.show();
+    int rc = 1;
+    QObject::connect(window.session(), &qcw::ui::ModelSession::modelLoaded, &window, [&] {
+        // Let the panes lay out the new model before grabbing.
+        QTimer::singleShot(50, &window, [&] {
+            rc = writeScreenshot(window, outPath) ? 0 : 1;
+            QCoreApplication::exit(rc);
+        });
+    });
+    QObject::connect(window.session(), &qcw::ui::ModelSession::loadFailed, &window,
+                     [&](const QString&, const QString& message) {
+                         printErr(message);  // one line from core, naming the file at fault
+                         QCoreApplication::exit(1);
+                     });
+    QTimer::singleShot(120000, &window, [] {
+        printErr(QStringLiteral("timed out waiting for the model to load"));
+        QCoreApplication::exit(1);
+    });
+    window.openModel(modelDir);
+    return app->exec();
+}

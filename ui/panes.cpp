@@ -1,0 +1,30 @@
+#include "ui/panes.h"
+
+#include "ui/pane_model.h"
+
+#include <QCoreApplication>
+
+namespace qcw::ui {
+
+namespace {
+template <class P>
+PaneInfo pane(const char* id, const char* title, const char* description) {
+    return {id, title, description,
+            [](const PaneContext& context, QWidget* parent) -> Pane* { return new P(context, parent); }};
+}
+}  // namespace
+
+const std::vector<PaneInfo>& registeredPanes() {
+    static const std::vector<PaneInfo> panes = {
+        pane<ModelPane>("model", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Model"),
+                        QT_TRANSLATE_NOOP("qcw::ui::Panes", "Open a model and inspect its layers")),
+    };
+    return panes;
+}
+
+QString paneTitle(const PaneInfo& info) { return QCoreApplication::translate("qcw::ui::Panes", info.title); }
+QString paneDescription(const PaneInfo& info) {
+    return QCoreApplication::translate("qcw::ui::Panes", info.description);
+}
+
+}  // namespace qcw::ui
