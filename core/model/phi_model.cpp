@@ -44,6 +44,100 @@ at::Tensor applyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Ten
 
 }  // namespace
 
+AttentionInputs PhiModel::attentionInputs(std::int64_t B, std::int64_t T, std::int64_t past,
+                                          const at::Tensor& attentionMask, const at::Tensor& positionIds) const {
+    const PhiConfig& c = config;
+    const std::int64_t total = past + T;
+    const auto lopts = at::TensorOptions().device(device).dtype(at::kLong);
+    AttentionInputs in;
+    at::Tensor positions = positionIds.defined() ? positionIds.to(device, at::kLong)
+                                                 : (at::arange(T, lopts) + past).unsqueeze(0).expand({B, T});
+    // Rotary tables in float32 as transformers computes them, then cast to the compute dtype.
+    const int rot = c.rotaryDim();
+    auto invFreq = 1.0 / at::pow(c.ropeTheta, at::arange(0, rot, 2, lopts).to(at::kFloat) / double(rot));
+    auto freqs = positions.to(at::kFloat).unsqueeze(-1) * invFreq.view({1, 1, -1});  // [B, T, rot/2]
+    auto emb = at::cat({freqs, freqs}, -1);
+    in.cos = emb.cos().to(dtype).unsqueeze(1);  // [B, 1, T, rot]
+    in.sin = emb.sin().to(dtype).unsqueeze(1);
+
+    // Additive mask [B, 1, T, total]: causal, plus key padding. Masked entries get the dtype's
+    // lowest value, as transformers' eager attention does.
+    const double minValue = dtype == at::kFloat ? double(std::numeric_limits<float>::lowest())
+                            : dtype == at::kHalf ? -65504.0
+                                                 : -3.3895313892515355e38;
+    auto qpos = (at::arange(T, lopts) + past).view({T, 1});
+    auto kpos = at::arange(total, lopts).view({1, total});
+    auto allowed = (kpos <= qpos).view({1, 1, T, total});
+    if (attentionMask.defined()) {
+        if (attentionMask.dim() != 2 || attentionMask.size(0) != B || attentionMask.size(1) != total)
+            fail("forward", "attention_mask must be [batch, past + time] = [" + std::to_string(B) + ", " +
+                                std::to_string(total) + "]");
+        auto keyOk = attentionMask.to(device).ne(0).view({B, 1, 1, total});
+        allowed = allowed.logical_and(keyOk);
+    } else {
+        allowed = allowed.expand({B, 1, T, total});
+    }
+    in.mask = at::zeros({B, 1, T, total}, at::TensorOptions().device(device).dtype(dtype))
+                  .masked_fill(allowed.logical_not(), minValue);
+    // A query that may attend to no key at all (a left-padding position) gets a zero attention
+    // output, as PyTorch's scaled_dot_product_attention does since 2.5 and hence transformers'
+    // default attention.
+    if (attentionMask.defined()) in.rowHasKeys = allowed.any(-1, true).to(dtype);
+    return in;
+}
+
+at::Tensor PhiModel::embed(const at::Tensor& ids) const { return at::embedding(embedTokens, ids); }
+
+at::Tensor PhiModel::blockWith(const PhiBlock& blk, const at::Tensor& h, const AttentionInputs& in,
+                               at::Tensor* cacheK, at::Tensor* cacheV) const {
+    const PhiConfig& c = config;
+    const auto B = h.size(0), T = h.size(1);
+    const int nH = c.numHeads, nKv = c.numKvHeads, hd = c.headDim();
+    const double scale = 1.0 / std::sqrt(double(hd));
+    auto x = layerNorm(h, blk.inputLayerNorm, c.layerNormEps);
+    auto q = blk.q->forward(x).view({B, T, nH, hd}).transpose(1, 2);
+    auto k = blk.k->forward(x).view({B, T, nKv, hd}).transpose(1, 2);
+    auto v = blk.v->forward(x).view({B, T, nKv, hd}).transpose(1, 2);
+    if (c.qkLayerNorm) {
+        q = layerNorm(q, blk.qLayerNorm, c.layerNormEps);
+        k = layerNorm(k, blk.kLayerNorm, c.layerNormEps);
+    }
+    q = applyRotary(q, in.cos, in.sin);
+    k = applyRotary(k, in.cos, in.sin);
+    if (cacheK) {
+        *cacheK = cacheK->defined() ? at::cat({*cacheK, k}, 2) : k;
+        *cacheV = cacheV->defined() ? at::cat({*cacheV, v}, 2) : v;
+        k = *cacheK;
+        v = *cacheV;
+    }
+    if (nKv != nH) {
+        k = k.repeat_interleave(nH / nKv, 1);
+        v = v.repeat_interleave(nH / nKv, 1);
+    }
+    auto scores = at::matmul(q, k.transpose(-2, -1)) * scale + in.mask;
+    auto probs = at::softmax(scores, -1, at::kFloat).to(dtype);
+    if (in.rowHasKeys.defined()) probs = probs * in.rowHasKeys;
+    auto attn = at::matmul(probs, v).transpose(1, 2).reshape({B, T, nH * hd});
+    auto attnOut = blk.dense->forward(attn);
+    auto mlpOut = blk.fc2->forward(geluNew(blk.fc1->forward(x)));
+    return attnOut + mlpOut + h;
+}
+
+at::Tensor PhiModel::block(std::size_t index, const at::Tensor& h, const AttentionInputs& in, KVCache* cache) const {
+    if (!cache) return blockWith(blocks[index], h, in);
+    if (cache->k.size() < blocks.size()) {
+        cache->k.resize(blocks.size());
+        cache->v.resize(blocks.size());
+    }
+    return blockWith(blocks[index], h, in, &cache->k[index], &cache->v[index]);
+}
+
+at::Tensor PhiModel::head(const at::Tensor& hIn, bool lastTokenOnly) const {
+    at::Tensor h = layerNorm(hIn, finalLayerNorm, config.layerNormEps);
+    if (lastTokenOnly) h = h.narrow(1, h.size(1) - 1, 1);
+    return lmHead->forward(h).to(at::kFloat);
+}
+
 at::Tensor PhiModel::forward(const ForwardArgs& a) const {
     const PhiConfig& c = config;
     if (!a.inputIds.defined() || a.inputIds.dim() != 2) fail("forward", "input_ids must be a 2-D [batch, time] tensor");
@@ -58,94 +152,15 @@ at::Tensor PhiModel::forward(const ForwardArgs& a) const {
                                 std::to_string(c.vocabSize) + ")");
     }
     const std::int64_t past = a.cache ? a.cache->length() : 0;
-    const std::int64_t total = past + T;
-    const auto fopts = at::TensorOptions().device(device).dtype(at::kFloat);
-    const auto lopts = at::TensorOptions().device(device).dtype(at::kLong);
-
-    at::Tensor positions = a.positionIds.defined() ? a.positionIds.to(device, at::kLong)
-                                                   : (at::arange(T, lopts) + past).unsqueeze(0).expand({B, T});
-
-    // Rotary tables in float32 as transformers computes them, then cast to the compute dtype.
-    const int rot = c.rotaryDim();
-    auto invFreq = 1.0 / at::pow(c.ropeTheta, at::arange(0, rot, 2, lopts).to(at::kFloat) / double(rot));
-    auto freqs = positions.to(at::kFloat).unsqueeze(-1) * invFreq.view({1, 1, -1});  // [B, T, rot/2]
-    auto emb = at::cat({freqs, freqs}, -1);
-    auto cos = emb.cos().to(dtype).unsqueeze(1);  // [B, 1, T, rot]
-    auto sin = emb.sin().to(dtype).unsqueeze(1);
-
-    // Additive mask [B, 1, T, total]: causal, plus key padding. Masked entries get the dtype's
-    // lowest value, as transformers' eager attention does.
-    const double minValue = dtype == at::kFloat ? double(std::numeric_limits<float>::lowest())
-                            : dtype == at::kHalf ? -65504.0
-                                                 : -3.3895313892515355e38;
-    at::Tensor mask, rowHasKeys;
-    {
-        auto qpos = (at::arange(T, lopts) + past).view({T, 1});
-        auto kpos = at::arange(total, lopts).view({1, total});
-        auto allowed = (kpos <= qpos).view({1, 1, T, total});
-        if (a.attentionMask.defined()) {
-            if (a.attentionMask.dim() != 2 || a.attentionMask.size(0) != B || a.attentionMask.size(1) != total)
-                fail("forward", "attention_mask must be [batch, past + time] = [" + std::to_string(B) + ", " +
-                                    std::to_string(total) + "]");
-            auto keyOk = a.attentionMask.to(device).ne(0).view({B, 1, 1, total});
-            allowed = allowed.logical_and(keyOk);
-        } else {
-            allowed = allowed.expand({B, 1, T, total});
-        }
-        mask = at::zeros({B, 1, T, total}, at::TensorOptions().device(device).dtype(dtype))
-                   .masked_fill(allowed.logical_not(), minValue);
-        // A query that may attend to no key at all (a left-padding position) gets a zero
-        // attention output, as PyTorch's scaled_dot_product_attention does since 2.5 and hence
-        // transformers' default attention.
-        if (a.attentionMask.defined()) rowHasKeys = allowed.any(-1, true).to(dtype);
-    }
-
-    const int nH = c.numHeads, nKv = c.numKvHeads, hd = c.headDim();
-    const double scale = 1.0 / std::sqrt(double(hd));
-    if (a.cache && a.cache->k.empty()) {
-        a.cache->k.assign(blocks.size(), at::Tensor());
-        a.cache->v.assign(blocks.size(), at::Tensor());
-    }
-
-    auto h = at::embedding(embedTokens, ids);
+    const AttentionInputs in = attentionInputs(B, T, past, a.attentionMask, a.positionIds);
+    auto h = embed(ids);
     if (a.hiddenStates) a.hiddenStates->push_back(h.to(at::kFloat));
     for (std::size_t li = 0; li < blocks.size(); ++li) {
-        const PhiBlock& blk = blocks[li];
-        auto x = layerNorm(h, blk.inputLayerNorm, c.layerNormEps);
-        auto q = blk.q->forward(x).view({B, T, nH, hd}).transpose(1, 2);
-        auto k = blk.k->forward(x).view({B, T, nKv, hd}).transpose(1, 2);
-        auto v = blk.v->forward(x).view({B, T, nKv, hd}).transpose(1, 2);
-        if (c.qkLayerNorm) {
-            q = layerNorm(q, blk.qLayerNorm, c.layerNormEps);
-            k = layerNorm(k, blk.kLayerNorm, c.layerNormEps);
-        }
-        q = applyRotary(q, cos, sin);
-        k = applyRotary(k, cos, sin);
-        if (a.cache) {
-            auto& ck = a.cache->k[li];
-            auto& cv = a.cache->v[li];
-            ck = ck.defined() ? at::cat({ck, k}, 2) : k;
-            cv = cv.defined() ? at::cat({cv, v}, 2) : v;
-            k = ck;
-            v = cv;
-        }
-        if (nKv != nH) {
-            k = k.repeat_interleave(nH / nKv, 1);
-            v = v.repeat_interleave(nH / nKv, 1);
-        }
-        auto scores = at::matmul(q, k.transpose(-2, -1)) * scale + mask;
-        auto probs = at::softmax(scores, -1, at::kFloat).to(dtype);
-        if (rowHasKeys.defined()) probs = probs * rowHasKeys;
-        auto attn = at::matmul(probs, v).transpose(1, 2).reshape({B, T, nH * hd});
-        auto attnOut = blk.dense->forward(attn);
-        auto mlpOut = blk.fc2->forward(geluNew(blk.fc1->forward(x)));
-        h = attnOut + mlpOut + h;
+        h = block(li, h, in, a.cache);
         if (a.hiddenStates && li + 1 < blocks.size()) a.hiddenStates->push_back(h.to(at::kFloat));
     }
-    h = layerNorm(h, finalLayerNorm, c.layerNormEps);
-    if (a.hiddenStates) a.hiddenStates->push_back(h.to(at::kFloat));
-    if (a.lastTokenOnly) h = h.narrow(1, T - 1, 1);
-    return lmHead->forward(h).to(at::kFloat);
+    if (a.hiddenStates) a.hiddenStates->push_back(layerNorm(h, finalLayerNorm, c.layerNormEps).to(at::kFloat));
+    return head(h, a.lastTokenOnly);
 }
 
 std::int64_t PhiModel::parameterCount() const {

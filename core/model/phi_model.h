@@ -76,6 +76,13 @@ struct ForwardArgs {
     bool lastTokenOnly = false; // compute logits for the last position only (generation)
 };
 
+// Everything a block needs besides its input: rotary tables and the additive mask.
+struct AttentionInputs {
+    at::Tensor cos, sin;        // [B, 1, T, rot]
+    at::Tensor mask;            // [B, 1, T, past + T] additive
+    at::Tensor rowHasKeys;      // [B, 1, T, 1] or undefined (no padding)
+};
+
 class PhiModel {
 public:
     PhiConfig config;
@@ -88,6 +95,17 @@ public:
 
     // Returns logits [B, T, V] (or [B, 1, V] with lastTokenOnly) in float32.
     at::Tensor forward(const ForwardArgs& args) const;
+
+    // The pieces of forward, for calibration that walks the blocks one at a time.
+    // `ids` must already be validated and on the model's device.
+    AttentionInputs attentionInputs(std::int64_t batch, std::int64_t time, std::int64_t past,
+                                    const at::Tensor& attentionMask, const at::Tensor& positionIds) const;
+    at::Tensor embed(const at::Tensor& ids) const;
+    // One decoder block; with a cache, appends this step's keys and values to slot `index`.
+    at::Tensor block(std::size_t index, const at::Tensor& h, const AttentionInputs& in, KVCache* cache = nullptr) const;
+    at::Tensor blockWith(const PhiBlock& blk, const at::Tensor& h, const AttentionInputs& in,
+                         at::Tensor* cacheK = nullptr, at::Tensor* cacheV = nullptr) const;
+    at::Tensor head(const at::Tensor& h, bool lastTokenOnly = false) const;  // final norm + lm_head, float32
     std::int64_t parameterCount() const;
     // Every linear map by its checkpoint tensor name (without ".weight"), in model order.
     std::vector<std::pair<std::string, std::shared_ptr<LinearOp>*>> linearOps();
