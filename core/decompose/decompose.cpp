@@ -1,6 +1,7 @@
 #include "decompose/decompose.h"
 
 #include "common/error.h"
+#include "model/factorized.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -380,52 +381,6 @@ TTResult ttSvd(const at::Tensor& wIn, const TTOptions& o) {
     return r;
 }
 
-at::Tensor ttReconstruct(const TTResult& tt) {
-    // Contract cores left to right into [m1, n1, m2, n2, ...] then back to [m, n].
-    at::Tensor acc = tt.cores[0];  // [1, m1, n1, r1]
-    for (std::size_t k = 1; k < tt.cores.size(); ++k) {
-        const auto rk = acc.size(-1);
-        at::Tensor left = acc.reshape({-1, rk});
-        at::Tensor right = tt.cores[k].reshape({rk, -1});
-        std::vector<std::int64_t> shape(acc.sizes().begin(), acc.sizes().end() - 1);
-        for (int i = 1; i < 4; ++i) shape.push_back(tt.cores[k].size(i));
-        acc = at::matmul(left, right).reshape(shape);
-    }
-    const int d = static_cast<int>(tt.cores.size());
-    at::Tensor t = acc.squeeze(0).squeeze(-1);  // [m1, n1, ..., md, nd]
-    std::vector<std::int64_t> perm;
-    for (int k = 0; k < d; ++k) perm.push_back(2 * k);
-    for (int k = 0; k < d; ++k) perm.push_back(2 * k + 1);
-    const std::int64_t m = std::accumulate(tt.rowFactors.begin(), tt.rowFactors.end(), std::int64_t(1), std::multiplies<>());
-    const std::int64_t n = std::accumulate(tt.colFactors.begin(), tt.colFactors.end(), std::int64_t(1), std::multiplies<>());
-    return t.permute(perm).reshape({m, n});
-}
-
-at::Tensor ttApply(const std::vector<at::Tensor>& cores, const std::vector<std::int64_t>& rowFactors,
-                   const std::vector<std::int64_t>& colFactors, const at::Tensor& x) {
-    const std::int64_t n = x.size(-1);
-    std::vector<std::int64_t> lead(x.sizes().begin(), x.sizes().end() - 1);
-    const std::int64_t batch = x.numel() / n;
-    // t: [B, Mdone, r, Nrest] with Nrest = n_k * n_{k+1} ...
-    at::Tensor t = x.reshape({batch, 1, 1, n});
-    std::int64_t mDone = 1, nRest = n;
-    for (std::size_t k = 0; k < cores.size(); ++k) {
-        const auto& g = cores[k];  // [r, mk, nk, r']
-        const std::int64_t r = g.size(0), mk = g.size(1), nk = g.size(2), r2 = g.size(3);
-        nRest /= nk;
-        // [B, Mdone, r, nk, Nrest] -> [B, Mdone, Nrest, r*nk]
-        at::Tensor a = t.reshape({batch, mDone, r, nk, nRest}).permute({0, 1, 4, 2, 3}).reshape({-1, r * nk});
-        // core as [r*nk, mk*r'] after permuting to [r, nk, mk, r']
-        at::Tensor b = g.permute({0, 2, 1, 3}).reshape({r * nk, mk * r2});
-        at::Tensor y = at::matmul(a, b).reshape({batch, mDone, nRest, mk, r2});
-        // -> [B, Mdone*mk, r', Nrest]
-        t = y.permute({0, 1, 3, 4, 2}).reshape({batch, mDone * mk, r2, nRest});
-        mDone *= mk;
-    }
-    (void)rowFactors;
-    (void)colFactors;
-    lead.push_back(mDone);
-    return t.reshape(lead);
-}
+at::Tensor ttReconstruct(const TTResult& tt) { return ttDense(tt.cores); }
 
 }  // namespace qcw

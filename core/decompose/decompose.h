@@ -96,9 +96,6 @@ struct TTResult {
 std::vector<std::int64_t> balancedFactors(std::int64_t n, int parts);
 TTResult ttSvd(const at::Tensor& w, const TTOptions& opts);
 at::Tensor ttReconstruct(const TTResult& tt);
-// y = x W^T computed through the cores, never forming W. x [..., n].
-at::Tensor ttApply(const std::vector<at::Tensor>& cores, const std::vector<std::int64_t>& rowFactors,
-                   const std::vector<std::int64_t>& colFactors, const at::Tensor& x);
 
 // Singular values of W (descending, float64 on CPU), for spectra and error curves.
 std::vector<double> singularValues(const at::Tensor& w);

@@ -60,9 +60,14 @@ const std::vector<std::pair<std::regex, const KindRule*>>& compiledRules() {
 }
 }  // namespace
 
-std::string layerKind(const std::string& name, int* block) {
+std::string layerKind(const std::string& nameIn, int* block) {
     if (block) *block = -1;
     std::smatch m;
+    // Factors of a compressed layer take the kind of the layer they replace.
+    std::string name = nameIn;
+    static const std::regex factorRe("(.*)\\.(lowrank_left|lowrank_right|tucker_core|tt_core_[0-9]+)");
+    if (std::regex_match(nameIn, m, factorRe)) name = m[1].str() + ".weight";
+    if (nameIn.rfind("tucker.", 0) == 0) return "tucker_basis";
     for (const auto& [re, rule] : compiledRules()) {
         if (std::regex_match(name, m, re)) {
             if (block && m.size() > 1) *block = std::stoi(m[1].str());
@@ -99,7 +104,10 @@ ModelSummary summarize(const Checkpoint& ckpt) {
         l.shape = t->shape;
         l.params = t->numel();
         l.dtype = dtypeName(t->dtype);
-        l.compressible = l.kind != "layernorm" && l.kind != "bias" && l.kind != "other" && t->shape.size() == 2;
+        const bool factor = l.name.size() > 7 && (l.name.find(".lowrank_") != std::string::npos ||
+                                                   l.name.find(".tucker_core") != std::string::npos ||
+                                                   l.name.find(".tt_core_") != std::string::npos || l.kind == "tucker_basis");
+        l.compressible = !factor && l.kind != "layernorm" && l.kind != "bias" && l.kind != "other" && t->shape.size() == 2;
         s.params += l.params;
         if (l.compressible) s.compressibleParams += l.params;
         bytesByDtype[l.dtype] += static_cast<std::int64_t>(t->nbytes);

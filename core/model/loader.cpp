@@ -1,6 +1,13 @@
 #include "model/loader.h"
 
 #include "common/error.h"
+#include "common/files.h"
+#include "model/factorized.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <map>
 
 #include <sstream>
 
@@ -68,7 +75,7 @@ struct Fetcher {
     at::Tensor get(const std::string& name, const std::vector<std::int64_t>& shape) {
         const TensorView* v = ckpt.find(name);
         if (!v) fail(ckpt.dir(), "tensor '" + name + "' is missing from the checkpoint");
-        if (v->shape != shape)
+        if (!shape.empty() && v->shape != shape)
             fail(ckpt.fileOf(name)->path(), "tensor '" + name + "' has shape " + shapeText(v->shape) +
                                                 ", config.json implies " + shapeText(shape));
         if (v->dtype != DType::F32 && v->dtype != DType::F16 && v->dtype != DType::BF16 && v->dtype != DType::F64)
@@ -81,7 +88,36 @@ struct Fetcher {
         return t;
     }
     bool has(const std::string& name) const { return ckpt.find(name) != nullptr; }
+    // Any shape; the caller checks consistency.
+    at::Tensor getAny(const std::string& name, int dims) {
+        const TensorView* v = ckpt.find(name);
+        if (!v) fail(ckpt.dir(), "tensor '" + name + "' is missing from the checkpoint");
+        if (static_cast<int>(v->shape.size()) != dims)
+            fail(ckpt.fileOf(name)->path(), "tensor '" + name + "' must be " + std::to_string(dims) + "-D, got " + shapeText(v->shape));
+        return get(name, {});
+    }
 };
+
+// Which Tucker group each factorized layer belongs to, from compression.json.
+std::map<std::string, std::string> tuckerGroups(const std::string& dir) {
+    std::map<std::string, std::string> out;
+    const auto path = std::filesystem::path(dir) / "compression.json";
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return out;
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(readTextFile(path.string(), 64u << 20));
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        fail(path.string(), std::string("not valid JSON: ") + e.what());
+    }
+    if (!j.contains("layers") || !j["layers"].is_array()) fail(path.string(), "missing 'layers' array");
+    for (const auto& l : j["layers"])
+        if (l.is_object() && l.contains("name") && l.contains("group") && l["name"].is_string() && l["group"].is_string())
+            out[l["name"].get<std::string>()] = l["group"].get<std::string>();
+    return out;
+}
 
 }  // namespace
 
@@ -96,10 +132,48 @@ PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const Run
 
     Fetcher f{ckpt, m.dtype, m.device, ctx};
     f.total = ckpt.tensors().size();
-    auto linear = [&](const std::string& name, std::int64_t out, std::int64_t in) {
-        at::Tensor w = f.get(name + ".weight", {out, in});  // weight first: errors name it before its bias
-        at::Tensor b = f.get(name + ".bias", {out});
-        return std::make_shared<DenseLinear>(std::move(w), std::move(b));
+    const auto groups = tuckerGroups(ckpt.dir());
+    std::map<std::string, std::shared_ptr<TuckerBases>> bases;
+    auto mismatch = [&](const std::string& name, const std::string& what) -> void {
+        fail(ckpt.dir(), "factorized layer '" + name + "': " + what);
+    };
+    auto linear = [&](const std::string& name, std::int64_t out, std::int64_t in) -> std::shared_ptr<LinearOp> {
+        if (f.has(name + ".weight") || !(f.has(name + ".lowrank_left") || f.has(name + ".tucker_core") || f.has(name + ".tt_core_0"))) {
+            at::Tensor w = f.get(name + ".weight", {out, in});  // weight first: errors name it before its bias
+            at::Tensor b = f.get(name + ".bias", {out});
+            return std::make_shared<DenseLinear>(std::move(w), std::move(b));
+        }
+        if (f.has(name + ".lowrank_left")) {
+            at::Tensor l = f.getAny(name + ".lowrank_left", 2), r = f.getAny(name + ".lowrank_right", 2);
+            if (l.size(0) != out || r.size(1) != in || l.size(1) != r.size(0))
+                mismatch(name, "low-rank factors do not form a [" + std::to_string(out) + ", " + std::to_string(in) + "] map");
+            return std::make_shared<LowRankLinear>(l, r, f.get(name + ".bias", {out}));
+        }
+        if (f.has(name + ".tucker_core")) {
+            auto it = groups.find(name);
+            if (it == groups.end()) mismatch(name, "has a Tucker core but compression.json names no group for it");
+            auto& shared = bases[it->second];
+            bool owner = false;
+            if (!shared) {
+                shared = std::make_shared<TuckerBases>();
+                shared->group = it->second;
+                shared->inBasis = f.getAny("tucker." + it->second + ".in_basis", 2);
+                if (f.has("tucker." + it->second + ".out_basis")) shared->outBasis = f.getAny("tucker." + it->second + ".out_basis", 2);
+                owner = true;
+            }
+            at::Tensor core = f.getAny(name + ".tucker_core", 2);
+            const std::int64_t outDim = shared->outBasis.defined() ? shared->outBasis.size(0) : core.size(0);
+            if (shared->inBasis.size(0) != in || core.size(1) != shared->inBasis.size(1) || outDim != out ||
+                (shared->outBasis.defined() && shared->outBasis.size(1) != core.size(0)))
+                mismatch(name, "Tucker core and bases do not form a [" + std::to_string(out) + ", " + std::to_string(in) + "] map");
+            return std::make_shared<TuckerLinear>(shared, core, f.get(name + ".bias", {out}), owner);
+        }
+        std::vector<at::Tensor> cores;
+        for (int k = 0; f.has(name + ".tt_core_" + std::to_string(k)); ++k) cores.push_back(f.getAny(name + ".tt_core_" + std::to_string(k), 4));
+        auto tt = std::make_shared<TTLinear>(cores, f.get(name + ".bias", {out}));
+        if (tt->inFeatures() != in || tt->outFeatures() != out)
+            mismatch(name, "tensor-train cores do not form a [" + std::to_string(out) + ", " + std::to_string(in) + "] map");
+        return tt;
     };
     auto norm = [&](const std::string& name, std::int64_t n) {
         LayerNormWeights w;
@@ -126,7 +200,7 @@ PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const Run
         m.blocks.push_back(std::move(b));
     }
     m.finalLayerNorm = norm("model.final_layernorm", H);
-    if (f.has("lm_head.weight")) {
+    if (f.has("lm_head.weight") || f.has("lm_head.lowrank_left") || f.has("lm_head.tucker_core") || f.has("lm_head.tt_core_0")) {
         m.lmHead = linear("lm_head", V, H);
     } else if (c.tieWordEmbeddings) {
         at::Tensor bias = f.has("lm_head.bias") ? f.get("lm_head.bias", {V}) : at::Tensor();

@@ -4,6 +4,7 @@
 #include "common/error.h"
 #include "decompose/decompose.h"
 #include "decompose/spectral.h"
+#include "model/factorized.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -139,7 +140,7 @@ private slots:
         }
         auto tt = ttSvd(w, TTOptions().numCores(3).bond(4));
         at::Tensor x = at::randn({5, 7, 30}, g, at::kDouble);
-        at::Tensor viaCores = ttApply(tt.cores, tt.rowFactors, tt.colFactors, x);
+        at::Tensor viaCores = ttApply(tt.cores, x);
         at::Tensor viaDense = at::matmul(x, ttReconstruct(tt).t());
         QVERIFY((viaCores - viaDense).abs().max().item<double>() < 1e-10);
         QCOMPARE(balancedFactors(51200, 3), (std::vector<std::int64_t>{32, 40, 40}));

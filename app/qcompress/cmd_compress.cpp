@@ -1,0 +1,88 @@
+// qcompress compress MODEL --target-params F --method svd|asvd|tucker|tucker-xl|tt|auto --out DIR
+#include "cli.h"
+#include "common/error.h"
+#include "decompose/compress_api.h"
+#include "io/phi_config.h"
+#include "io/safetensors.h"
+
+#include <cstdio>
+#include <cstring>
+#include <random>
+
+namespace {
+
+std::vector<std::vector<std::int64_t>> calibrationFromSafetensors(const std::string& path) {
+    auto f = qcw::SafetensorsFile::open(path);
+    const qcw::TensorView* t = f->find("input_ids");
+    if (!t) qcw::fail(path, "has no tensor named 'input_ids'");
+    if (t->dtype != qcw::DType::I64 || t->shape.size() != 2) qcw::fail(path, "input_ids must be int64 [windows, length]");
+    std::vector<std::vector<std::int64_t>> out(static_cast<std::size_t>(t->shape[0]));
+    for (std::int64_t b = 0; b < t->shape[0]; ++b) {
+        out[static_cast<std::size_t>(b)].resize(static_cast<std::size_t>(t->shape[1]));
+        std::memcpy(out[static_cast<std::size_t>(b)].data(), t->data + b * t->shape[1] * 8, static_cast<std::size_t>(t->shape[1]) * 8);
+    }
+    return out;
+}
+
+}  // namespace
+
+QCW_COMMAND(50) {
+    struct Opts {
+        std::string model, out, method = "svd", calib, solver;
+        double target = 0.5;
+        int calibRandom = 0, calibLength = 128, ttCores = 3;
+        bool randomized = false, feedback = false, noBias = false, keepLmHead = false, replace = false, json = false;
+        std::uint64_t seed = 0;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* sub = root.add_subcommand("compress", "Factorize the model's matrices and write a compressed snapshot");
+    sub->add_option("MODEL", o->model, "Model directory")->required();
+    sub->add_option("--target-params", o->target, "Fraction of parameters kept (0.3 keeps 30%)")->required();
+    sub->add_option("--method", o->method, "svd, asvd, tucker, tucker-xl, tt or auto");
+    sub->add_option("--out", o->out, "Output model directory")->required();
+    sub->add_option("--calib", o->calib, "Calibration ids: a safetensors file with int64 input_ids [windows, length]");
+    sub->add_option("--calib-random", o->calibRandom,
+                    "Calibrate on N windows of uniformly random token ids (for synthetic models without text)");
+    sub->add_option("--calib-length", o->calibLength, "Window length for --calib-random");
+    sub->add_option("--solver", o->solver, "Rank allocation by a search solver (see qcompress ranks)");
+    sub->add_flag("--randomized", o->randomized, "Randomized SVD (faster on big matrices)");
+    sub->add_flag("--error-feedback", o->feedback, "Calibrate each block on the already-compressed model's activations");
+    sub->add_flag("--no-bias-correction", o->noBias, "Keep biases as they are");
+    sub->add_flag("--keep-lm-head", o->keepLmHead, "Leave lm_head dense");
+    sub->add_option("--tt-cores", o->ttCores, "Cores per tensor train");
+    sub->add_option("--seed", o->seed, "Seed for randomized SVD and random calibration");
+    sub->add_flag("--replace", o->replace, "Replace an existing output directory");
+    sub->add_flag("--json", o->json, "Print compression.json on stdout");
+    sub->callback([o] {
+        qcw::CompressOptions c;
+        c.keepFraction = o->target;
+        c.method = o->method;
+        c.randomized = o->randomized;
+        c.seed = o->seed;
+        c.errorFeedback = o->feedback;
+        c.biasCorrection = !o->noBias;
+        c.includeLmHead = !o->keepLmHead;
+        c.ttCores = o->ttCores;
+        if (!(o->target > 0.0 && o->target <= 1.0))
+            qcw::fail("--target-params " + std::to_string(o->target), "the kept fraction must be in (0, 1]");
+        if (!o->solver.empty())
+            qcw::fail("--solver " + o->solver, "rank search is not wired into compress yet; use uniform ranks (omit --solver)");
+        if (!o->calib.empty()) c.calibration = calibrationFromSafetensors(o->calib);
+        if (o->calibRandom > 0) {
+            const auto vocab = static_cast<std::uint64_t>(qcw::PhiConfig::load(o->model + "/config.json").vocabSize);
+            std::mt19937_64 rng(o->seed + 17);
+            c.calibration.assign(static_cast<std::size_t>(o->calibRandom), std::vector<std::int64_t>(static_cast<std::size_t>(o->calibLength)));
+            for (auto& w : c.calibration)
+                for (auto& t : w) t = static_cast<std::int64_t>(rng() % vocab);
+        }
+        auto report = qcw::compressModelDir(o->model, o->out, c, qcw::cli::interruptibleContext(), o->replace);
+        if (o->json) {
+            std::printf("%s", qcw::reportToJson(report).c_str());
+        } else {
+            std::printf("%s: %lld -> %lld parameters (%.1f%% kept) by %s in %.1f s%s\n", o->out.c_str(),
+                        static_cast<long long>(report.paramsBefore), static_cast<long long>(report.paramsAfter),
+                        100.0 * report.ratio, report.method.c_str(), report.seconds,
+                        report.calibrated ? (report.errorFeedback ? ", calibrated with error feedback" : ", calibrated") : "");
+        }
+    });
+}

@@ -1,0 +1,654 @@
+#include "decompose/compress.h"
+
+#include "common/error.h"
+#include "common/files.h"
+#include "decompose/decompose.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+#include "model/factorized.h"
+#include "model/loader.h"
+
+#include <c10/core/InferenceMode.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+namespace fs = std::filesystem;
+
+namespace qcw {
+
+namespace {
+
+const char* kKinds[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.dense", "mlp.fc1", "mlp.fc2"};
+
+std::string linearName(int block, const char* kind) { return "model.layers." + std::to_string(block) + "." + kind; }
+
+std::shared_ptr<LinearOp>* slotOf(PhiBlock& b, int k) {
+    switch (k) {
+        case 0: return &b.q;
+        case 1: return &b.k;
+        case 2: return &b.v;
+        case 3: return &b.dense;
+        case 4: return &b.fc1;
+        default: return &b.fc2;
+    }
+}
+
+bool isBig(const LinearOp& op) { return op.inFeatures() * op.outFeatures() >= 4 * 1024 * 1024 || std::max(op.inFeatures(), op.outFeatures()) >= 4 * std::min(op.inFeatures(), op.outFeatures()); }
+
+}  // namespace
+
+std::vector<Group> planGroups(PhiModel& model, const CompressOptions& o) {
+    static const std::set<std::string> methods = {"svd", "asvd", "tucker", "tucker-xl", "tt", "auto"};
+    if (!methods.count(o.method)) fail("--method " + o.method, "unknown method; expected svd, asvd, tucker, tucker-xl, tt or auto");
+    std::vector<Group> groups;
+    auto single = [&](const std::string& name, std::shared_ptr<LinearOp>* slot, const std::string& method, int block) {
+        Group g;
+        g.info.name = name;
+        g.info.method = method;
+        g.info.members = {name};
+        g.info.shape = {(*slot)->outFeatures(), (*slot)->inFeatures()};
+        g.info.denseParams = (*slot)->outFeatures() * (*slot)->inFeatures();
+        g.info.maxRank = static_cast<int>(std::min((*slot)->outFeatures(), (*slot)->inFeatures()));
+        g.slots = {slot};
+        g.block = block;
+        groups.push_back(std::move(g));
+    };
+    const int L = static_cast<int>(model.blocks.size());
+    const std::string lowRank = o.method == "asvd" || (!o.calibration.empty() && o.method != "svd") ? "asvd" : "svd";
+    if (o.method == "tucker-xl") {
+        for (int k = 0; k < 6; ++k) {
+            Group g;
+            g.info.name = std::string("xl.") + kKinds[k];
+            g.info.method = "tucker-xl";
+            for (int b = 0; b < L; ++b) {
+                g.info.members.push_back(linearName(b, kKinds[k]));
+                g.slots.push_back(slotOf(model.blocks[static_cast<std::size_t>(b)], k));
+            }
+            const auto& op = **g.slots[0];
+            g.info.shape = {op.outFeatures(), op.inFeatures()};
+            g.info.denseParams = L * op.outFeatures() * op.inFeatures();
+            g.info.maxRank = static_cast<int>(std::min(op.outFeatures(), op.inFeatures()));
+            groups.push_back(std::move(g));
+        }
+    } else {
+        for (int b = 0; b < L; ++b) {
+            auto& blk = model.blocks[static_cast<std::size_t>(b)];
+            int first = 0;
+            const bool stackQkv = (o.method == "tucker" || o.method == "auto") && blk.q->outFeatures() == blk.k->outFeatures() &&
+                                  blk.k->outFeatures() == blk.v->outFeatures();
+            if (stackQkv) {
+                Group g;
+                g.info.name = "model.layers." + std::to_string(b) + ".self_attn.qkv";
+                g.info.method = o.method == "tucker" ? "tucker" : "auto";
+                for (int k = 0; k < 3; ++k) {
+                    g.info.members.push_back(linearName(b, kKinds[k]));
+                    g.slots.push_back(slotOf(blk, k));
+                }
+                g.info.shape = {blk.q->outFeatures(), blk.q->inFeatures()};
+                g.info.denseParams = 3 * blk.q->outFeatures() * blk.q->inFeatures();
+                g.info.maxRank = static_cast<int>(std::min(blk.q->outFeatures(), blk.q->inFeatures()));
+                g.block = b;
+                groups.push_back(std::move(g));
+                first = 3;
+            }
+            for (int k = first; k < 6; ++k) {
+                auto* slot = slotOf(blk, k);
+                std::string method = lowRank;
+                if (o.method == "tt" && (k >= 4)) method = "tt";
+                if (o.method == "auto") method = "auto";
+                single(linearName(b, kKinds[k]), slot, method, b);
+            }
+        }
+    }
+    if (o.includeLmHead && !model.config.tieWordEmbeddings)
+        single("lm_head", &model.lmHead, o.method == "tt" ? "tt" : o.method == "auto" ? "auto" : lowRank, -1);
+    for (const auto& g : groups)
+        for (auto* s : g.slots)
+            if ((*s)->method() != "dense")
+                fail(g.info.name, "is already compressed (" + (*s)->method() + "); compress the original model instead");
+    return groups;
+}
+
+std::vector<GroupInfo> groupInfos(PhiModel& model, const CompressOptions& opts) {
+    std::vector<GroupInfo> out;
+    for (auto& g : planGroups(model, opts)) out.push_back(g.info);
+    return out;
+}
+
+double groupKeepFraction(const PhiModel& model, const std::vector<Group>& groups, double keepFraction) {
+    if (!(keepFraction > 0.0 && keepFraction <= 1.0))
+        fail("--target-params " + std::to_string(keepFraction), "the kept fraction must be in (0, 1]");
+    const double total = double(model.parameterCount());
+    double compressible = 0;
+    for (const auto& g : groups) compressible += double(g.info.denseParams);
+    const double fixed = total - compressible;
+    const double f = (keepFraction * total - fixed) / compressible;
+    if (f <= 0)
+        fail("--target-params " + std::to_string(keepFraction),
+             "cannot be reached: the uncompressed parts alone (embedding, norms, biases) hold " +
+                 std::to_string(fixed / total) + " of the parameters");
+    return std::min(1.0, f);
+}
+
+namespace {
+
+// --- sizing: the largest rank/bond whose parameters fit a budget -------------------------------
+
+int lowRankForBudget(std::int64_t m, std::int64_t n, double budget) {
+    return static_cast<int>(std::max<double>(1, std::min<double>(double(std::min(m, n)), std::floor(budget / double(m + n)))));
+}
+
+// Tucker-2 with rOut = rIn = r over L members: r m + r n + L r^2 <= budget.
+int tuckerRankForBudget(std::int64_t m, std::int64_t n, std::int64_t L, double budget) {
+    const double a = double(L), b = double(m + n);
+    const double r = (-b + std::sqrt(b * b + 4 * a * budget)) / (2 * a);
+    return static_cast<int>(std::max<double>(1, std::min<double>(double(std::min(m, n)), std::floor(r))));
+}
+
+std::int64_t ttParams(const std::vector<std::int64_t>& rf, const std::vector<std::int64_t>& cf, int chi) {
+    const std::size_t d = rf.size();
+    std::vector<std::int64_t> bonds(d + 1, 1);
+    // Bond k is capped by the sizes on either side of the cut.
+    for (std::size_t k = 1; k < d; ++k) {
+        std::int64_t left = 1, right = 1;
+        for (std::size_t i = 0; i < k; ++i) left *= rf[i] * cf[i];
+        for (std::size_t i = k; i < d; ++i) right *= rf[i] * cf[i];
+        bonds[k] = std::min<std::int64_t>({chi, left, right});
+    }
+    std::int64_t p = 0;
+    for (std::size_t k = 0; k < d; ++k) p += bonds[k] * rf[k] * cf[k] * bonds[k + 1];
+    return p;
+}
+
+int ttBondForBudget(std::int64_t m, std::int64_t n, int cores, double budget) {
+    const auto rf = balancedFactors(m, cores), cf = balancedFactors(n, cores);
+    int lo = 1, hi = static_cast<int>(std::min<std::int64_t>(m, n));
+    if (ttParams(rf, cf, lo) > budget) return 1;
+    while (lo < hi) {
+        const int mid = lo + (hi - lo + 1) / 2;
+        if (double(ttParams(rf, cf, mid)) <= budget) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+// --- statistics --------------------------------------------------------------------------------
+
+at::Tensor flat2d(const at::Tensor& x) { return x.reshape({-1, x.size(-1)}).to(at::kDouble); }
+
+// Wraps a linear map and records its inputs; slots sharing one input share one recorder.
+struct Recorder {
+    std::vector<at::Tensor> inputs;  // flattened float64 inputs, one per call
+    const void* lastPtr = nullptr;
+    void add(const at::Tensor& x) {
+        if (x.data_ptr() == lastPtr) return;  // q/k/v see the same tensor: record it once
+        lastPtr = x.data_ptr();
+        inputs.push_back(flat2d(x).to(at::kCPU));
+    }
+    at::Tensor all() const { return at::cat(inputs, 0); }
+};
+
+class RecordingLinear final : public LinearOp {
+public:
+    RecordingLinear(std::shared_ptr<LinearOp> inner, std::shared_ptr<Recorder> rec) : inner_(std::move(inner)), rec_(std::move(rec)) {}
+    at::Tensor forward(const at::Tensor& x) const override {
+        rec_->add(x);
+        return inner_->forward(x);
+    }
+    std::int64_t inFeatures() const override { return inner_->inFeatures(); }
+    std::int64_t outFeatures() const override { return inner_->outFeatures(); }
+    std::int64_t parameterCount() const override { return inner_->parameterCount(); }
+    std::string method() const override { return inner_->method(); }
+    at::Tensor denseWeight() const override { return inner_->denseWeight(); }
+    at::Tensor bias() const override { return inner_->bias(); }
+    void to(at::Device d, at::ScalarType s) override { inner_->to(d, s); }
+
+private:
+    std::shared_ptr<LinearOp> inner_;
+    std::shared_ptr<Recorder> rec_;
+};
+
+// Runs `blk` on h with recorders on its six linear maps; returns the block output and the
+// recorded inputs per kind (0..5).
+std::pair<at::Tensor, std::vector<at::Tensor>> recordBlock(const PhiModel& model, const PhiBlock& blk, const at::Tensor& h,
+                                                           const AttentionInputs& in) {
+    PhiBlock copy = blk;
+    auto shared = std::make_shared<Recorder>();  // q, k, v share the layernormed input
+    std::vector<std::shared_ptr<Recorder>> recs = {shared, shared, shared, std::make_shared<Recorder>(),
+                                                   std::make_shared<Recorder>(), std::make_shared<Recorder>()};
+    // fc1 also sees the same layernormed input as q/k/v.
+    recs[4] = shared;
+    for (int k = 0; k < 6; ++k) *slotOf(copy, k) = std::make_shared<RecordingLinear>(*slotOf(copy, k), recs[static_cast<std::size_t>(k)]);
+    at::Tensor out = model.blockWith(copy, h, in);
+    std::vector<at::Tensor> xs;
+    for (int k = 0; k < 6; ++k) xs.push_back(recs[static_cast<std::size_t>(k)]->all());
+    return {out, xs};
+}
+
+InputStats statsFrom(const at::Tensor& xc, const at::Tensor& xo, bool feedback) {
+    InputStats s;
+    s.xtx = at::matmul(xc.t(), xc);
+    s.meanC = xc.mean(0);
+    s.meanO = xo.defined() ? xo.mean(0) : s.meanC;
+    if (feedback && xo.defined()) s.cross = at::matmul(xc.t(), xo);
+    s.tokens = xc.size(0);
+    return s;
+}
+
+// --- strategies --------------------------------------------------------------------------------
+
+struct Candidate {
+    std::vector<std::shared_ptr<LinearOp>> ops;  // one per member
+    std::vector<LayerReport> reports;
+    double error = 0;  // summed squared relative error used to compare candidates
+};
+
+double squaredRel(double e) { return e * e; }
+
+// The weight the compressed layer should reproduce: with error feedback, the least-squares map
+// from the compressed path's inputs to the original outputs, W X_o^T X_c (X_c^T X_c)^-1.
+at::Tensor targetWeight(const at::Tensor& w, const InputStats* s) {
+    if (!s || !s->cross.defined()) return w;
+    at::Tensor g = s->xtx;
+    const double damp = 1e-6 * g.diagonal().mean().item<double>() + 1e-12;
+    at::Tensor gi = g + damp * at::eye(g.size(0), g.options());
+    // W* = W cross^T gi^{-1}  (cross = X_c^T X_o, so X_o^T X_c = cross^T)
+    at::Tensor rhs = at::matmul(w, s->cross.t());                       // [m, n]
+    return at::linalg_solve(gi, rhs.t()).t();                          // rhs gi^{-1} (gi symmetric)
+}
+
+at::Tensor correctedBias(const at::Tensor& bias, const at::Tensor& w, const at::Tensor& approx, const InputStats* s,
+                         bool enabled) {
+    if (!enabled || !s || !bias.defined()) return bias;
+    at::Tensor shift = at::matmul(w.to(at::kDouble), s->meanO) - at::matmul(approx.to(at::kDouble), s->meanC);
+    return (bias.to(at::kDouble) + shift).to(bias.scalar_type());
+}
+
+void fillErrors(LayerReport& r, const at::Tensor& w, const at::Tensor& approx, const InputStats* s) {
+    r.relError = relativeError(w, approx);
+    if (s) r.outError = std::sqrt(std::max(0.0, relativeOutputError(w, approx, s->xtx)));
+}
+
+Candidate lowRankCandidate(const Group& g, std::size_t member, const std::string& method, int rank,
+                           const InputStats* s, const CompressOptions& o) {
+    const LinearOp& op = **g.slots[member];
+    at::Tensor w = op.denseWeight().to(at::kDouble);
+    at::Tensor target = targetWeight(w, s);
+    TruncateOptions to = TruncateOptions().rank(rank).useRandomized(o.randomized).withSeed(o.seed);
+    LowRankResult lr = (method == "asvd" && s) ? whitenedSvd(target, s->xtx, to) : truncatedSvd(target, to);
+    at::Tensor approx = at::matmul(lr.left, lr.right);
+    Candidate c;
+    LayerReport r;
+    r.name = g.info.members[member];
+    r.group = g.info.name;
+    r.method = (method == "asvd" && s) ? "asvd" : "svd";
+    r.ranks = {lr.rank};
+    r.paramsBefore = w.numel();
+    r.paramsAfter = lr.left.numel() + lr.right.numel();
+    r.whitening = lr.whitening;
+    fillErrors(r, w, approx, s);
+    at::Tensor bias = correctedBias(op.bias(), w, approx, s, o.biasCorrection);
+    c.ops.push_back(std::make_shared<LowRankLinear>(lr.left.to(op.bias().defined() ? op.bias().scalar_type() : at::kFloat),
+                                                    lr.right.to(op.bias().defined() ? op.bias().scalar_type() : at::kFloat),
+                                                    bias, r.method));
+    c.error = squaredRel(s ? r.outError : r.relError);
+    c.reports.push_back(r);
+    return c;
+}
+
+Candidate ttCandidate(const Group& g, std::size_t member, int bond, const InputStats* s, const CompressOptions& o) {
+    const LinearOp& op = **g.slots[member];
+    at::Tensor w = op.denseWeight().to(at::kDouble);
+    at::Tensor target = targetWeight(w, s);
+    TTResult tt = ttSvd(target, TTOptions().numCores(o.ttCores).bond(bond));
+    at::Tensor approx = ttDense(tt.cores);
+    Candidate c;
+    LayerReport r;
+    r.name = g.info.members[member];
+    r.group = g.info.name;
+    r.method = "tt";
+    for (auto b : tt.bonds) r.ranks.push_back(static_cast<int>(b));
+    r.paramsBefore = w.numel();
+    r.paramsAfter = tt.parameterCount();
+    fillErrors(r, w, approx, s);
+    const auto st = op.bias().defined() ? op.bias().scalar_type() : at::kFloat;
+    std::vector<at::Tensor> cores;
+    for (auto& k : tt.cores) cores.push_back(k.to(st));
+    c.ops.push_back(std::make_shared<TTLinear>(cores, correctedBias(op.bias(), w, approx, s, o.biasCorrection)));
+    c.error = squaredRel(s ? r.outError : r.relError);
+    c.reports.push_back(r);
+    return c;
+}
+
+Candidate tuckerCandidate(const Group& g, int rank, const std::vector<const InputStats*>& stats, const at::Tensor& sharedXtx,
+                          const CompressOptions& o, const std::string& method) {
+    std::vector<at::Tensor> ws;
+    for (std::size_t i = 0; i < g.slots.size(); ++i)
+        ws.push_back(targetWeight((*g.slots[i])->denseWeight().to(at::kDouble), stats[i]));
+    const std::int64_t m = ws[0].size(0), n = ws[0].size(1);
+    TuckerOptions to;
+    to.rankOut = std::min<int>(rank, static_cast<int>(m));
+    to.rankIn = std::min<int>(rank, static_cast<int>(n));
+    to.xtx = sharedXtx;
+    TuckerResult t = tuckerStack(ws, to);
+    auto bases = std::make_shared<TuckerBases>();
+    bases->group = g.info.name;
+    const auto st = (*g.slots[0])->bias().defined() ? (*g.slots[0])->bias().scalar_type() : at::kFloat;
+    bases->inBasis = t.inBasis.to(st);
+    bases->outBasis = t.outBasis.defined() ? t.outBasis.to(st) : at::Tensor();
+    Candidate c;
+    const std::int64_t basisParams = (t.outBasis.defined() ? t.outBasis.numel() : 0) + t.inBasis.numel();
+    for (std::size_t i = 0; i < g.slots.size(); ++i) {
+        const LinearOp& op = **g.slots[i];
+        at::Tensor w = op.denseWeight().to(at::kDouble);
+        at::Tensor approx = tuckerReconstruct(t, i);
+        LayerReport r;
+        r.name = g.info.members[i];
+        r.group = g.info.name;
+        r.method = method;
+        r.ranks = {to.rankOut, to.rankIn};
+        r.paramsBefore = w.numel();
+        r.paramsAfter = t.core.select(0, static_cast<std::int64_t>(i)).numel() + (i == 0 ? basisParams : 0);
+        r.whitening = sharedXtx.defined() ? "eigen" : "";
+        fillErrors(r, w, approx, stats[i]);
+        c.error += squaredRel(stats[i] ? r.outError : r.relError) / double(g.slots.size());
+        c.ops.push_back(std::make_shared<TuckerLinear>(bases, t.core.select(0, static_cast<std::int64_t>(i)).to(st).contiguous(),
+                                                       correctedBias(op.bias(), w, approx, stats[i], o.biasCorrection), i == 0));
+        c.reports.push_back(r);
+    }
+    return c;
+}
+
+// Compresses one group and installs the result into the model.
+void compressGroup(Group& g, double fraction, const std::vector<const InputStats*>& stats, const at::Tensor& sharedXtx,
+                   const CompressOptions& o, CompressionReport& report) {
+    const std::int64_t m = g.info.shape[0], n = g.info.shape[1];
+    const double memberBudget = fraction * double(m * n);
+    auto explicitRank = [&]() -> int {
+        auto it = o.ranks.find(g.info.name);
+        if (it == o.ranks.end()) return 0;
+        if (it->second <= 0 || it->second > g.info.maxRank)
+            fail("rank " + std::to_string(it->second) + " for " + g.info.name,
+                 "must be in [1, " + std::to_string(g.info.maxRank) + "]");
+        return it->second;
+    };
+    const int given = explicitRank();
+    Candidate best;
+    const std::string& method = g.info.method;
+    if (method == "tucker" || method == "tucker-xl") {
+        const int r = given ? given : tuckerRankForBudget(m, n, static_cast<std::int64_t>(g.slots.size()), memberBudget * double(g.slots.size()));
+        best = tuckerCandidate(g, r, stats, sharedXtx, o, method);
+    } else if (method == "svd" || method == "asvd") {
+        for (std::size_t i = 0; i < g.slots.size(); ++i) {
+            Candidate c = lowRankCandidate(g, i, method, given ? given : lowRankForBudget(m, n, memberBudget), stats[i], o);
+            best.ops.push_back(c.ops[0]);
+            best.reports.push_back(c.reports[0]);
+        }
+    } else if (method == "tt") {
+        best = ttCandidate(g, 0, given ? given : ttBondForBudget(m, n, o.ttCores, memberBudget), stats[0], o);
+    } else {  // auto: the candidate with the lowest error at this group's budget
+        const std::string lr = stats[0] ? "asvd" : "svd";
+        std::vector<Candidate> cands;
+        if (g.slots.size() > 1) {
+            cands.push_back(tuckerCandidate(g, tuckerRankForBudget(m, n, static_cast<std::int64_t>(g.slots.size()),
+                                                                   memberBudget * double(g.slots.size())),
+                                            stats, sharedXtx, o, "tucker"));
+            Candidate sep;
+            for (std::size_t i = 0; i < g.slots.size(); ++i) {
+                Candidate c = lowRankCandidate(g, i, lr, lowRankForBudget(m, n, memberBudget), stats[i], o);
+                sep.ops.push_back(c.ops[0]);
+                sep.reports.push_back(c.reports[0]);
+                sep.error += c.error / double(g.slots.size());
+            }
+            cands.push_back(std::move(sep));
+        } else {
+            cands.push_back(lowRankCandidate(g, 0, lr, lowRankForBudget(m, n, memberBudget), stats[0], o));
+            if (isBig(**g.slots[0])) cands.push_back(ttCandidate(g, 0, ttBondForBudget(m, n, o.ttCores, memberBudget), stats[0], o));
+        }
+        std::size_t bi = 0;
+        for (std::size_t i = 1; i < cands.size(); ++i)
+            if (cands[i].error < cands[bi].error) bi = i;
+        best = std::move(cands[bi]);
+    }
+    for (std::size_t i = 0; i < g.slots.size(); ++i) *g.slots[i] = best.ops[i];
+    for (auto& r : best.reports) report.layers.push_back(std::move(r));
+}
+
+std::vector<std::vector<std::int64_t>> checkedCalibration(const PhiModel& model, const CompressOptions& o) {
+    std::vector<std::vector<std::int64_t>> windows;
+    for (const auto& w : o.calibration) {
+        if (w.empty()) continue;
+        for (auto t : w)
+            if (t < 0 || t >= model.config.vocabSize)
+                fail("calibration", "token id " + std::to_string(t) + " is outside the vocabulary");
+        windows.push_back(w);
+    }
+    if (windows.empty()) return windows;
+    const std::size_t len = windows[0].size();
+    for (const auto& w : windows)
+        if (w.size() != len) fail("calibration", "all calibration windows must have one length");
+    std::int64_t tokens = static_cast<std::int64_t>(windows.size() * len);
+    if (tokens < 64) fail("calibration", "only " + std::to_string(tokens) + " tokens; at least 64 are needed for stable statistics");
+    return windows;
+}
+
+}  // namespace
+
+CompressionReport compressModel(PhiModel& model, const CompressOptions& o, const RunContext& ctx) {
+    c10::InferenceMode guard;
+    auto t0 = std::chrono::steady_clock::now();
+    if (!(o.keepFraction > 0.0 && o.keepFraction <= 1.0))
+        fail("--target-params " + std::to_string(o.keepFraction), "the kept fraction must be in (0, 1]");
+    std::vector<Group> groups = planGroups(model, o);
+    const double fraction = groupKeepFraction(model, groups, o.keepFraction);
+    CompressionReport report;
+    report.paramsBefore = model.parameterCount();
+    report.method = o.method;
+    report.solver = o.solver;
+    for (auto& g : groups)
+        for (auto* s : g.slots)
+            if (!at::isfinite((*s)->denseWeight()).all().item<bool>())
+                fail(g.info.name, "weights contain NaN or Inf; refusing to compress");
+
+    const auto windows = checkedCalibration(model, o);
+    const bool calibrated = !windows.empty();
+    if (o.method == "asvd" && !calibrated)
+        fail("--method asvd", "activation-aware SVD needs calibration text or ids (--calib)");
+    report.calibrated = calibrated;
+    report.errorFeedback = calibrated && o.errorFeedback;
+    std::size_t done = 0;
+    const std::size_t total = groups.size();
+    auto progress = [&](const std::string& name) {
+        ctx.report("compress", static_cast<long long>(++done), static_cast<long long>(total), {}, name);
+    };
+
+    if (!calibrated) {
+        for (auto& g : groups) {
+            ctx.checkCancelled();
+            compressGroup(g, fraction, std::vector<const InputStats*>(g.slots.size(), nullptr), {}, o, report);
+            progress(g.info.name);
+        }
+    } else {
+        const std::int64_t B = static_cast<std::int64_t>(windows.size()), T = static_cast<std::int64_t>(windows[0].size());
+        report.calibrationTokens = B * T;
+        std::vector<std::int64_t> flat;
+        for (const auto& w : windows) flat.insert(flat.end(), w.begin(), w.end());
+        at::Tensor ids = at::from_blob(flat.data(), {B, T}, at::kLong).clone().to(model.device);
+        const AttentionInputs in = model.attentionInputs(B, T, 0, {}, {});
+        at::Tensor hC = model.embed(ids), hO = hC;
+        const bool feedback = o.errorFeedback;
+        std::map<std::string, InputStats> stats;
+        // Cross-layer groups average the statistics of their members' inputs.
+        std::map<std::string, at::Tensor> xlSum;
+        for (std::size_t b = 0; b < model.blocks.size(); ++b) {
+            ctx.checkCancelled();
+            PhiBlock original = model.blocks[b];
+            auto [outC, xsC] = recordBlock(model, original, hC, in);
+            std::vector<at::Tensor> xsO;
+            at::Tensor outO;
+            if (feedback) std::tie(outO, xsO) = recordBlock(model, original, hO, in);
+            for (int k = 0; k < 6; ++k) {
+                const std::string name = linearName(static_cast<int>(b), kKinds[k]);
+                stats[name] = statsFrom(xsC[static_cast<std::size_t>(k)], feedback ? xsO[static_cast<std::size_t>(k)] : at::Tensor(), feedback);
+                if (o.method == "tucker-xl") {
+                    auto& acc = xlSum[kKinds[k]];
+                    acc = acc.defined() ? acc + stats[name].xtx : stats[name].xtx.clone();
+                }
+            }
+            if (o.method != "tucker-xl") {
+                for (auto& g : groups) {
+                    if (g.block != static_cast<int>(b)) continue;
+                    std::vector<const InputStats*> st;
+                    for (const auto& mname : g.info.members) st.push_back(&stats[mname]);
+                    compressGroup(g, fraction, st, st[0]->xtx, o, report);
+                    progress(g.info.name);
+                }
+                for (int k = 0; k < 6; ++k) stats.erase(linearName(static_cast<int>(b), kKinds[k]));
+            }
+            // Propagate: the compressed block on the compressed path (error feedback), or the
+            // original activations (independent per-layer truncation).
+            hC = feedback ? model.block(b, hC, in) : outC;
+            if (feedback) hO = outO;
+        }
+        if (o.method == "tucker-xl") {
+            for (auto& g : groups) {
+                if (g.block >= 0 || g.info.name == "lm_head") continue;
+                std::vector<const InputStats*> st;
+                for (const auto& mname : g.info.members) st.push_back(&stats[mname]);
+                const std::string kind = g.info.name.substr(3);
+                compressGroup(g, fraction, st, xlSum[kind] / double(model.blocks.size()), o, report);
+                progress(g.info.name);
+            }
+        }
+        for (auto& g : groups) {
+            if (g.info.name != "lm_head") continue;
+            at::Tensor xc = flat2d(at::layer_norm(hC, {hC.size(-1)}, model.finalLayerNorm.weight, model.finalLayerNorm.bias,
+                                                  model.config.layerNormEps)).to(at::kCPU);
+            at::Tensor xo = feedback ? flat2d(at::layer_norm(hO, {hO.size(-1)}, model.finalLayerNorm.weight,
+                                                             model.finalLayerNorm.bias, model.config.layerNormEps)).to(at::kCPU)
+                                     : at::Tensor();
+            InputStats s = statsFrom(xc, xo, feedback);
+            compressGroup(g, fraction, {&s}, s.xtx, o, report);
+            progress(g.info.name);
+        }
+    }
+    // Everything back onto the model's device and dtype.
+    for (auto& g : groups)
+        for (auto* s : g.slots) (*s)->to(model.device, model.dtype);
+    report.paramsAfter = model.parameterCount();
+    report.ratio = double(report.paramsAfter) / double(report.paramsBefore);
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return report;
+}
+
+std::string reportToJson(const CompressionReport& r) {
+    nlohmann::json j;
+    j["params_before"] = r.paramsBefore;
+    j["params_after"] = r.paramsAfter;
+    j["ratio"] = r.ratio;
+    j["method"] = r.method;
+    if (!r.solver.empty()) j["solver"] = r.solver;
+    j["calibrated"] = r.calibrated;
+    j["error_feedback"] = r.errorFeedback;
+    j["calibration_tokens"] = r.calibrationTokens;
+    j["seconds"] = r.seconds;
+    j["format_version"] = 1;
+    auto& layers = j["layers"] = nlohmann::json::array();
+    for (const auto& l : r.layers) {
+        nlohmann::json e = {{"name", l.name}, {"group", l.group}, {"method", l.method}, {"ranks", l.ranks},
+                            {"rel_error", l.relError}, {"params_before", l.paramsBefore}, {"params_after", l.paramsAfter}};
+        if (l.outError >= 0) e["out_error"] = l.outError;
+        if (!l.whitening.empty()) e["whitening"] = l.whitening;
+        layers.push_back(e);
+    }
+    return j.dump(2) + "\n";
+}
+
+void writeModelFiles(const PhiModel& model, const std::string& dir, const CompressionReport* report) {
+    std::vector<at::Tensor> keep;
+    std::vector<TensorToWrite> entries;
+    auto dtypeOf = [](const at::Tensor& t) {
+        switch (t.scalar_type()) {
+            case at::kHalf: return DType::F16;
+            case at::kBFloat16: return DType::BF16;
+            default: return DType::F32;
+        }
+    };
+    auto add = [&](const std::string& name, const at::Tensor& t) {
+        if (!t.defined()) return;
+        at::Tensor c = t.scalar_type() == at::kDouble ? t.to(at::kFloat) : t;
+        c = c.to(at::kCPU).contiguous();
+        keep.push_back(c);
+        entries.push_back({name, dtypeOf(c), std::vector<std::int64_t>(c.sizes().begin(), c.sizes().end()), c.data_ptr(), {}});
+    };
+    std::set<const TuckerBases*> writtenBases;
+    auto addLinear = [&](const std::string& name, const LinearOp& op) {
+        add(name + ".bias", op.bias());
+        if (auto* d = dynamic_cast<const DenseLinear*>(&op)) {
+            add(name + ".weight", d->weight());
+        } else if (auto* lr = dynamic_cast<const LowRankLinear*>(&op)) {
+            auto& m = const_cast<LowRankLinear&>(*lr);
+            add(name + ".lowrank_left", m.left());
+            add(name + ".lowrank_right", m.right());
+        } else if (auto* tk = dynamic_cast<const TuckerLinear*>(&op)) {
+            add(name + ".tucker_core", tk->core());
+            if (writtenBases.insert(tk->bases().get()).second) {
+                add("tucker." + tk->bases()->group + ".in_basis", tk->bases()->inBasis);
+                add("tucker." + tk->bases()->group + ".out_basis", tk->bases()->outBasis);
+            }
+        } else if (auto* tt = dynamic_cast<const TTLinear*>(&op)) {
+            for (std::size_t k = 0; k < tt->cores().size(); ++k) add(name + ".tt_core_" + std::to_string(k), tt->cores()[k]);
+        } else {
+            fail(name, "cannot save a linear map of kind '" + op.method() + "'");
+        }
+    };
+    add("model.embed_tokens.weight", model.embedTokens);
+    for (std::size_t b = 0; b < model.blocks.size(); ++b) {
+        const auto& blk = model.blocks[b];
+        const std::string p = "model.layers." + std::to_string(b) + ".";
+        add(p + "input_layernorm.weight", blk.inputLayerNorm.weight);
+        add(p + "input_layernorm.bias", blk.inputLayerNorm.bias);
+        if (model.config.qkLayerNorm) {
+            add(p + "self_attn.q_layernorm.weight", blk.qLayerNorm.weight);
+            add(p + "self_attn.q_layernorm.bias", blk.qLayerNorm.bias);
+            add(p + "self_attn.k_layernorm.weight", blk.kLayerNorm.weight);
+            add(p + "self_attn.k_layernorm.bias", blk.kLayerNorm.bias);
+        }
+        for (int k = 0; k < 6; ++k) addLinear(p + kKinds[k], **slotOf(const_cast<PhiBlock&>(blk), k));
+    }
+    add("model.final_layernorm.weight", model.finalLayerNorm.weight);
+    add("model.final_layernorm.bias", model.finalLayerNorm.bias);
+    if (model.config.tieWordEmbeddings && model.lmHead->method() == "dense") add("lm_head.bias", model.lmHead->bias());
+    else addLinear("lm_head", *model.lmHead);
+    writeSafetensors((fs::path(dir) / "model.safetensors").string(), entries, {{"format", "pt"}, {"generator", "qcompress"}});
+    PhiConfig c = model.config;
+    c.torchDtype = model.dtype == at::kHalf ? "float16" : model.dtype == at::kBFloat16 ? "bfloat16" : "float32";
+    writeTextFileAtomically((fs::path(dir) / "config.json").string(), c.toJsonText());
+    if (report) writeTextFileAtomically((fs::path(dir) / "compression.json").string(), reportToJson(*report));
+}
+
+CompressionReport compressModelDir(const std::string& modelDir, const std::string& outDir, const CompressOptions& opts,
+                                   const RunContext& ctx, bool replace) {
+    Checkpoint ckpt = Checkpoint::open(modelDir);
+    std::error_code ec;
+    if (fs::exists(fs::path(modelDir) / "compression.json", ec))
+        fail(modelDir, "is already compressed; compress the original model instead");
+    if (fs::exists(outDir, ec) && fs::equivalent(outDir, modelDir, ec)) fail(outDir, "--out must differ from the model directory");
+    PhiModel model = loadPhiModel(ckpt, LoadOptions(), ctx);
+    CompressionReport report = compressModel(model, opts, ctx);
+    buildDirectoryAtomically(outDir, [&](const std::string& tmp) {
+        writeModelFiles(model, tmp, &report);
+        for (const char* extra : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
+                                  "merges.txt", "generation_config.json", "added_tokens.json"}) {
+            const fs::path src = fs::path(modelDir) / extra;
+            if (fs::exists(src, ec)) fs::copy_file(src, fs::path(tmp) / extra, ec);
+        }
+    }, replace);
+    return report;
+}
+
+}  // namespace qcw

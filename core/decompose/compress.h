@@ -1,0 +1,36 @@
+#pragma once
+// Internal side of the compression pipeline (torch types): groups, calibration statistics,
+// the per-group strategies, and saving a compressed snapshot.
+#include "decompose/compress_api.h"
+#include "model/phi_model.h"
+
+namespace qcw {
+
+// Input statistics of one linear map over the calibration tokens.
+struct InputStats {
+    at::Tensor xtx;      // X_c^T X_c (float64) of the inputs the compressed model will see
+    at::Tensor cross;    // X_c^T X_o when error feedback is on (else undefined)
+    at::Tensor meanC;    // mean input (compressed path)
+    at::Tensor meanO;    // mean input (original path)
+    std::int64_t tokens = 0;
+};
+
+struct Group {
+    GroupInfo info;
+    std::vector<std::shared_ptr<LinearOp>*> slots;
+    int block = -1;  // decoder block the group lives in; -1: lm_head or cross-layer
+};
+
+std::vector<Group> planGroups(PhiModel& model, const CompressOptions& opts);
+std::vector<GroupInfo> groupInfos(PhiModel& model, const CompressOptions& opts);
+
+// The fraction of each compressible group's weights that may be kept to reach the target.
+double groupKeepFraction(const PhiModel& model, const std::vector<Group>& groups, double keepFraction);
+
+CompressionReport compressModel(PhiModel& model, const CompressOptions& opts, const RunContext& ctx = RunContext::none());
+
+// Writes config.json, model.safetensors (factors for factorized layers) and, with a report,
+// compression.json into `dir` (which must exist and be empty, e.g. a temporary directory).
+void writeModelFiles(const PhiModel& model, const std::string& dir, const CompressionReport* report);
+
+}  // namespace qcw

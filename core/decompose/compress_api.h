@@ -1,0 +1,69 @@
+#pragma once
+// The compression pipeline as plain data, for the CLI and the UI (no torch here).
+#include "common/run_context.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace qcw {
+
+struct CompressOptions {
+    double keepFraction = 0.5;   // fraction of ALL parameters kept (0.3 keeps 30%)
+    // svd: truncated SVD per matrix; asvd: activation-aware (whitened) SVD per matrix;
+    // tucker: Q/K/V of each layer as one Tucker-2 stack with shared bases, other matrices asvd/svd;
+    // tucker-xl: each matrix type across all layers as one Tucker-2 stack (shared bases);
+    // tt: tensor-train (MPO) for fc1, fc2 and lm_head, svd/asvd for the attention matrices;
+    // auto: per group, the candidate with the lowest error at the group's budget.
+    std::string method = "svd";
+    bool randomized = false;           // randomized SVD (faster on big matrices)
+    std::uint64_t seed = 0;
+    std::map<std::string, int> ranks;  // explicit allocation: group name -> rank (or bond)
+    std::vector<std::vector<std::int64_t>> calibration;  // token id windows
+    bool errorFeedback = false;        // calibrate each block on the compressed prefix's activations
+    bool biasCorrection = true;        // closed-form bias correction from calibration means
+    bool includeLmHead = true;
+    int ttCores = 3;
+    std::string solver;                // recorded in the report when ranks came from a search
+};
+
+struct LayerReport {
+    std::string name;      // checkpoint name without ".weight"
+    std::string group;
+    std::string method;    // svd, asvd, tucker, tucker-xl, tt
+    std::vector<int> ranks;
+    std::int64_t paramsBefore = 0, paramsAfter = 0;  // weights (+ shared bases for the owner)
+    double relError = 0;   // ||W - W'||_F / ||W||_F
+    double outError = -1;  // relative output error on calibration inputs, -1 without calibration
+    std::string whitening;
+};
+
+struct CompressionReport {
+    std::int64_t paramsBefore = 0, paramsAfter = 0;
+    double ratio = 1;                 // after / before
+    std::string method, solver;
+    bool calibrated = false, errorFeedback = false;
+    std::int64_t calibrationTokens = 0;
+    std::vector<LayerReport> layers;
+    double seconds = 0;
+};
+
+// One compressible group as the rank search sees it.
+struct GroupInfo {
+    std::string name;
+    std::string method;
+    std::vector<std::string> members;
+    std::vector<std::int64_t> shape;   // [m, n] of one member
+    std::int64_t denseParams = 0;      // weights of all members
+    int maxRank = 0;
+};
+
+// Loads `modelDir`, compresses, writes a compressed snapshot into `outDir` atomically
+// (config.json, model.safetensors, compression.json, tokenizer files copied).
+CompressionReport compressModelDir(const std::string& modelDir, const std::string& outDir, const CompressOptions& opts,
+                                   const RunContext& ctx = RunContext::none(), bool replace = false);
+
+std::string reportToJson(const CompressionReport& r);
+
+}  // namespace qcw

@@ -1,0 +1,117 @@
+#include "model/factorized.h"
+
+#include "common/error.h"
+
+namespace qcw {
+
+namespace {
+std::int64_t numelOr0(const at::Tensor& t) { return t.defined() ? t.numel() : 0; }
+at::Tensor moved(const at::Tensor& t, at::Device d, at::ScalarType s) { return t.defined() ? t.to(d, s) : t; }
+}  // namespace
+
+at::Tensor LowRankLinear::forward(const at::Tensor& x) const { return at::linear(at::linear(x, right_), left_, bias_); }
+
+std::int64_t LowRankLinear::parameterCount() const { return left_.numel() + right_.numel() + numelOr0(bias_); }
+
+void LowRankLinear::to(at::Device d, at::ScalarType s) {
+    left_ = left_.to(d, s);
+    right_ = right_.to(d, s);
+    bias_ = moved(bias_, d, s);
+}
+
+at::Tensor TuckerLinear::forward(const at::Tensor& x) const {
+    at::Tensor y = at::linear(at::matmul(x, bases_->inBasis), core_);  // [.., rOut]
+    if (bases_->outBasis.defined()) return at::linear(y, bases_->outBasis, bias_);
+    return bias_.defined() ? y + bias_ : y;
+}
+
+std::int64_t TuckerLinear::outFeatures() const {
+    return bases_->outBasis.defined() ? bases_->outBasis.size(0) : core_.size(0);
+}
+
+std::int64_t TuckerLinear::parameterCount() const {
+    std::int64_t n = core_.numel() + numelOr0(bias_);
+    if (owns_) n += numelOr0(bases_->outBasis) + bases_->inBasis.numel();
+    return n;
+}
+
+at::Tensor TuckerLinear::denseWeight() const {
+    at::Tensor w = at::matmul(core_, bases_->inBasis.t());
+    return bases_->outBasis.defined() ? at::matmul(bases_->outBasis, w) : w;
+}
+
+void TuckerLinear::to(at::Device d, at::ScalarType s) {
+    // Shared bases move once, by their owner; moving twice would be harmless but wasteful.
+    if (owns_ || bases_->inBasis.device() != d || bases_->inBasis.scalar_type() != s) {
+        bases_->inBasis = bases_->inBasis.to(d, s);
+        bases_->outBasis = moved(bases_->outBasis, d, s);
+    }
+    core_ = core_.to(d, s);
+    bias_ = moved(bias_, d, s);
+}
+
+TTLinear::TTLinear(std::vector<at::Tensor> cores, at::Tensor bias) : cores_(std::move(cores)), bias_(std::move(bias)) {
+    if (cores_.size() < 2) fail("TTLinear", "a tensor train needs at least 2 cores");
+    for (std::size_t k = 0; k < cores_.size(); ++k) {
+        if (cores_[k].dim() != 4) fail("TTLinear", "core " + std::to_string(k) + " must be 4-D [r, m, n, r']");
+        if (k > 0 && cores_[k].size(0) != cores_[k - 1].size(3))
+            fail("TTLinear", "bond mismatch between cores " + std::to_string(k - 1) + " and " + std::to_string(k));
+        out_ *= cores_[k].size(1);
+        in_ *= cores_[k].size(2);
+    }
+    if (cores_.front().size(0) != 1 || cores_.back().size(3) != 1) fail("TTLinear", "boundary bonds must be 1");
+}
+
+at::Tensor TTLinear::forward(const at::Tensor& x) const {
+    at::Tensor y = ttApply(cores_, x);
+    return bias_.defined() ? y + bias_ : y;
+}
+
+std::int64_t TTLinear::parameterCount() const {
+    std::int64_t n = numelOr0(bias_);
+    for (const auto& c : cores_) n += c.numel();
+    return n;
+}
+
+at::Tensor TTLinear::denseWeight() const { return ttDense(cores_); }
+
+void TTLinear::to(at::Device d, at::ScalarType s) {
+    for (auto& c : cores_) c = c.to(d, s);
+    bias_ = moved(bias_, d, s);
+}
+
+std::vector<std::int64_t> TTLinear::bonds() const {
+    std::vector<std::int64_t> b{cores_.front().size(0)};
+    for (const auto& c : cores_) b.push_back(c.size(3));
+    return b;
+}
+
+at::Tensor ttApply(const std::vector<at::Tensor>& cores, const at::Tensor& x) {
+    const std::int64_t n = x.size(-1);
+    std::vector<std::int64_t> lead(x.sizes().begin(), x.sizes().end() - 1);
+    const std::int64_t batch = n > 0 ? x.numel() / n : 0;
+    // State t: [B, Mdone, r, Nrest]; each core contracts (r, n_k) into (m_k, r').
+    at::Tensor t = x.reshape({batch, 1, 1, n});
+    std::int64_t mDone = 1, nRest = n;
+    for (const auto& g : cores) {
+        const std::int64_t r = g.size(0), mk = g.size(1), nk = g.size(2), r2 = g.size(3);
+        nRest /= nk;
+        at::Tensor a = t.reshape({batch, mDone, r, nk, nRest}).permute({0, 1, 4, 2, 3}).reshape({-1, r * nk});
+        at::Tensor b = g.permute({0, 2, 1, 3}).reshape({r * nk, mk * r2});
+        at::Tensor y = at::matmul(a, b).reshape({batch, mDone, nRest, mk, r2});
+        t = y.permute({0, 1, 3, 4, 2}).reshape({batch, mDone * mk, r2, nRest});
+        mDone *= mk;
+    }
+    lead.push_back(mDone);
+    return t.reshape(lead);
+}
+
+at::Tensor ttDense(const std::vector<at::Tensor>& cores) {
+    std::int64_t n = 1;
+    for (const auto& c : cores) n *= c.size(2);
+    // W^T = ttApply(I_n): rows of the identity are the basis inputs.
+    at::Tensor eye = at::eye(n, cores[0].options());
+    return ttApply(cores, eye).t().contiguous();
+}
+
+}  // namespace qcw
