@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "io/inventory.h"
 #include "model/engine.h"
+#include "tokenizer/tokenizer.h"
 
 #include <cstdio>
 
@@ -30,21 +31,37 @@ QCW_COMMAND(5) {
             std::printf("%-44s %-10s %-12s %10lld %s\n", l.name.c_str(), l.kind.c_str(), shape.c_str(),
                         static_cast<long long>(l.params), l.compressible ? "yes" : "");
         }
-        // Without a tokenizer the demo prompt is a fixed id sequence; with one, text.
+        // With a tokenizer the demo prompt is text; without one, a fixed id sequence.
+        auto tok = qcw::loadTokenizerForModel(dir);
         std::vector<std::int64_t> prompt;
-        for (int i = 0; i < 10; ++i) prompt.push_back((7 + 37 * i) % s.vocabSize);
+        const std::string text = "A FortiGate active-passive cluster on Azure";
+        if (tok) {
+            for (int id : tok->encodeIds(text)) prompt.push_back(id);
+        } else {
+            for (int i = 0; i < 10; ++i) prompt.push_back((7 + 37 * i) % s.vocabSize);
+        }
         qcw::GenerateOptions g;
         g.maxNewTokens = o->maxNew;
         g.greedy = true;
         qcw::GenerationStats st;
-        std::printf("\nprompt ids ");
-        for (auto t : prompt) std::printf(" %lld", static_cast<long long>(t));
-        std::printf("\ngreedy     ");
-        engine->generate({prompt}, g, [](std::size_t, std::int64_t t) {
-            std::printf(" %lld", static_cast<long long>(t));
+        qcw::DecodeOptions skip;
+        skip.skipUnknown = true;
+        std::unique_ptr<qcw::StreamDecoder> stream;
+        if (tok) {
+            stream = std::make_unique<qcw::StreamDecoder>(*tok, skip);
+            std::printf("\nprompt     %s\ngreedy     %s", text.c_str(), text.c_str());
+        } else {
+            std::printf("\nprompt ids ");
+            for (auto t : prompt) std::printf(" %lld", static_cast<long long>(t));
+            std::printf("  (no tokenizer in this model: ids only)\ngreedy     ");
+        }
+        engine->generate({prompt}, g, [&](std::size_t, std::int64_t t) {
+            if (stream) std::printf("%s", stream->push(static_cast<int>(t)).c_str());
+            else std::printf(" %lld", static_cast<long long>(t));
             std::fflush(stdout);
             return true;
         }, qcw::cli::interruptibleContext(), &st);
+        if (stream) std::printf("%s", stream->flush().c_str());
         std::printf("\n\n%lld tokens, prefill %.1f ms, decode %.1f tok/s\n", static_cast<long long>(st.newTokens),
                     st.prefillSeconds * 1e3, st.newTokens > 1 && st.decodeSeconds > 0 ? (st.newTokens - 1) / st.decodeSeconds : 0.0);
     });

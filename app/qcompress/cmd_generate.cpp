@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "common/error.h"
 #include "model/engine.h"
+#include "tokenizer/tokenizer.h"
 
 #include <cstdio>
 #include <iostream>
@@ -57,10 +58,17 @@ QCW_COMMAND(25) {
     sub->callback([o] {
         if (o->prompt.empty() && o->ids.empty()) qcw::fail("generate", "give --prompt TEXT or --ids 1,2,3");
         std::vector<std::int64_t> prompt;
+        std::unique_ptr<qcw::Tokenizer> tok;
         if (!o->ids.empty()) {
             prompt = parseIdList(o->ids);
         } else {
-            qcw::fail(o->model, "text prompts need a tokenizer (tokenizer.json) in the model directory; use --ids instead");
+            tok = qcw::loadTokenizerForModel(o->model);
+            if (!tok) qcw::fail(o->model, "text prompts need a tokenizer (tokenizer.json) in the model directory; use --ids instead");
+            auto enc = tok->encode(o->prompt);
+            if (enc.invalidUtf8 > 0)
+                std::fprintf(stderr, "qcompress: --prompt: %zu invalid UTF-8 sequences replaced by U+FFFD\n", static_cast<std::size_t>(enc.invalidUtf8));
+            prompt.assign(enc.ids.begin(), enc.ids.end());
+            if (prompt.empty()) qcw::fail("--prompt", "is empty");
         }
         auto engine = qcw::Engine::load(o->model, {o->device, o->dtype, o->threads}, qcw::RunContext::none());
         qcw::GenerateOptions g;
@@ -72,23 +80,37 @@ QCW_COMMAND(25) {
         g.seed = o->seed;
         g.stopAtEos = !o->ignoreEos;
         qcw::GenerationStats st;
-        auto cb = [&](std::size_t, std::int64_t tok) {
-            if (!o->json) {
-                std::printf(" %lld", static_cast<long long>(tok));
-                std::fflush(stdout);
-            }
+        qcw::DecodeOptions skip;
+        skip.skipUnknown = true;  // a model's embedding table may be padded past the vocabulary
+        std::unique_ptr<qcw::StreamDecoder> stream;
+        if (tok) stream = std::make_unique<qcw::StreamDecoder>(*tok, skip);
+        auto cb = [&](std::size_t, std::int64_t id) {
+            if (o->json) return true;
+            if (stream) std::printf("%s", stream->push(static_cast<int>(id)).c_str());
+            else std::printf(" %lld", static_cast<long long>(id));
+            std::fflush(stdout);
             return true;
         };
         if (!o->json) {
-            for (auto t : prompt) std::printf("%s%lld", &t == &prompt[0] ? "" : " ", static_cast<long long>(t));
-            std::printf(" |");
+            if (tok) {
+                std::printf("%s", o->prompt.c_str());
+            } else {
+                for (auto t : prompt) std::printf("%s%lld", &t == &prompt[0] ? "" : " ", static_cast<long long>(t));
+                std::printf(" |");
+            }
         }
         auto out = engine->generate({prompt}, g, cb, qcw::cli::interruptibleContext(), &st);
         const double decodeRate = st.decodeSeconds > 0 && st.newTokens > 1 ? (st.newTokens - 1) / st.decodeSeconds : 0;
+        if (stream && !o->json) std::printf("%s", stream->flush().c_str());
         if (o->json) {
-            qcw::cli::printJson({{"ids", out[0]}, {"prompt_tokens", prompt.size()},
+            nlohmann::json j = {{"ids", out[0]}, {"prompt_tokens", prompt.size()},
                                  {"new_tokens", st.newTokens}, {"prefill_seconds", st.prefillSeconds},
-                                 {"decode_tok_s", decodeRate}, {"device", engine->deviceName()}});
+                                 {"decode_tok_s", decodeRate}, {"device", engine->deviceName()}};
+            if (tok) {
+                std::vector<int> fresh(out[0].begin() + static_cast<long>(prompt.size()), out[0].end());
+                j["text"] = tok->decode(fresh, skip);
+            }
+            qcw::cli::printJson(j);
         } else {
             std::printf("\n");
             std::fprintf(stderr, "%lld new tokens, decode %.1f tok/s on %s\n", static_cast<long long>(st.newTokens),

@@ -4,6 +4,7 @@
 
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QDir>
 #include <QJsonObject>
 #include <QProcess>
 #include <QTemporaryDir>
@@ -122,6 +123,30 @@ private slots:
         QVERIFY(r.code > 0);
         QVERIFY2(r.err.contains("pytorch_model.bin") && r.err.contains("refused"), qPrintable(r.err));
         QVERIFY(!QFile::exists(tmp.filePath("pwned")));
+    }
+
+    void trainedTokenizerGivesTextPrompts() {
+        // A byte-level BPE trained here to the tiny model's 320-id vocabulary, put beside a copy
+        // of the model: --prompt then works and the continuation comes back as text.
+        QTemporaryDir tmp;
+        QDir().mkpath(tmp.filePath("corpus"));
+        QDir().mkpath(tmp.filePath("model"));
+        for (const char* f : {"config.json", "model.safetensors"}) QFile::copy(kTiny + "/" + f, tmp.filePath(QString("model/") + f));
+        QFile::copy(QString(QCW_SOURCE_DIR) + "/resources/corpus/runbooks/failover-test.md", tmp.filePath("corpus/a.md"));
+        Run t = qcompress({"tokenize", "train", "--corpus", tmp.filePath("corpus"), "--vocab-size", "300", "--out",
+                           tmp.filePath("model/tokenizer.json")});
+        QVERIFY2(t.code == 0, qPrintable(t.err));
+        Run g = qcompress({"generate", tmp.filePath("model"), "--prompt", "failover test", "--max-new-tokens", "6",
+                           "--greedy", "--json"});
+        QVERIFY2(g.code == 0, qPrintable(g.err));
+        QJsonObject o = QJsonDocument::fromJson(g.out.toUtf8()).object();
+        QVERIFY(o.contains("text"));
+        QVERIFY(o["prompt_tokens"].toInt() > 0 && o["prompt_tokens"].toInt() < 13);
+        QCOMPARE(o["new_tokens"].toInt(), 6);
+        Run ids = qcompress({"tokenize", tmp.filePath("model"), "--text-file", tmp.filePath("corpus/a.md"), "--json"});
+        QVERIFY2(ids.code == 0, qPrintable(ids.err));
+        QVERIFY(QJsonDocument::fromJson(ids.out.toUtf8()).object()["ids"].toArray().size() > 100);
+        // Without a tokenizer, text is refused with a clear message (see the table above).
     }
 
     void synthThenInspectAndDemo() {
