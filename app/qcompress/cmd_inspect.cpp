@@ -1,5 +1,6 @@
 // qcompress inspect MODEL [--json]: the layer inventory and the memory-fit estimate.
 #include "cli.h"
+#include "decompose/spectra_api.h"
 #include "io/inventory.h"
 
 #include <cstdio>
@@ -30,14 +31,18 @@ std::string human(double bytes) {
 QCW_COMMAND(10) {
     struct Opts {
         std::string model;
-        bool json = false;
+        bool json = false, spectra = false;
         int context = 2048;
+        std::string filter;
     };
     auto o = std::make_shared<Opts>();
     auto* sub = root.add_subcommand("inspect", "Show a model's layers, parameter counts and memory needs");
     sub->add_option("MODEL", o->model, "Model directory (Hugging Face snapshot layout)")->required();
     sub->add_flag("--json", o->json, "Print one JSON object on stdout");
     sub->add_option("--context", o->context, "Context length for the KV-cache estimate")->check(CLI::PositiveNumber);
+    sub->add_flag("--spectra", o->spectra,
+                  "Singular-value spectra per matrix: entropy, effective rank, stable rank, alpha, Marchenko-Pastur edge");
+    sub->add_option("--filter", o->filter, "With --spectra: only matrices whose name contains this text");
     sub->callback([o] {
         const qcw::ModelSummary s = qcw::inspectModel(o->model);
         const auto fp32 = qcw::estimateMemory(s, 4, o->context, 1);
@@ -62,6 +67,14 @@ QCW_COMMAND(10) {
             for (const auto& l : s.layers)
                 layers.push_back({{"name", l.name}, {"shape", l.shape}, {"params", l.params}, {"dtype", l.dtype},
                                   {"kind", l.kind}, {"compressible", l.compressible}});
+            if (o->spectra) {
+                auto& sp = j["spectra"] = nlohmann::json::array();
+                for (const auto& m : qcw::computeSpectra(o->model, o->filter, qcw::cli::interruptibleContext()))
+                    sp.push_back({{"name", m.name}, {"entropy", m.stats.entropy}, {"effective_rank", m.stats.effectiveRank},
+                                  {"stable_rank", m.stats.stableRank}, {"alpha", m.stats.alpha},
+                                  {"mp_bulk_edge", m.stats.mpBulkEdge}, {"mp_spikes", m.stats.spikes},
+                                  {"singular_values", m.singularValues}});
+            }
             qcw::cli::printJson(j);
             return;
         }
@@ -75,6 +88,13 @@ QCW_COMMAND(10) {
         std::printf("  memory to run at context %d: %s in fp32, %s in fp16/bf16 (weights %s / %s)\n", o->context,
                     human(fp32.total()).c_str(), human(fp16.total()).c_str(), human(fp32.weightsBytes).c_str(),
                     human(fp16.weightsBytes).c_str());
+        if (o->spectra) {
+            std::printf("\n%-48s %9s %9s %9s %7s %6s\n", "matrix", "entropy", "eff.rank", "st.rank", "alpha", "spikes");
+            for (const auto& m : qcw::computeSpectra(o->model, o->filter, qcw::cli::interruptibleContext()))
+                std::printf("%-48s %9.3f %9.1f %9.1f %7.2f %6d\n", m.name.c_str(), m.stats.entropy, m.stats.effectiveRank,
+                            m.stats.stableRank, m.stats.alpha, m.stats.spikes);
+            return;
+        }
         std::printf("\n%-48s %-10s %-14s %12s %-5s %s\n", "tensor", "kind", "shape", "params", "dtype", "compressible");
         for (const auto& l : s.layers)
             std::printf("%-48s %-10s %-14s %12lld %-5s %s\n", l.name.c_str(), l.kind.c_str(), shapeText(l.shape).c_str(),

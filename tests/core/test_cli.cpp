@@ -66,6 +66,21 @@ private slots:
         QCOMPARE(layers.last().toObject()["name"].toString(), QString("lm_head.weight"));
     }
 
+    void inspectSpectra() {
+        Run r = qcompress({"inspect", kTiny, "--json", "--spectra"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QJsonArray sp = QJsonDocument::fromJson(r.out.toUtf8()).object()["spectra"].toArray();
+        QCOMPARE(sp.size(), 20);  // 3 x 6 decoder matrices + embedding + lm_head
+        for (const auto& v : sp) {
+            QJsonObject m = v.toObject();
+            const QJsonArray s = m["singular_values"].toArray();
+            QVERIFY(s.size() == 64);  // min(m, n) for every matrix of the fixture
+            for (int i = 1; i < s.size(); ++i) QVERIFY(s[i].toDouble() <= s[i - 1].toDouble());
+            QVERIFY(m["entropy"].toDouble() > 0 && m["entropy"].toDouble() <= std::log(64.0) + 1e-9);
+            QVERIFY(std::fabs(std::exp(m["entropy"].toDouble()) - m["effective_rank"].toDouble()) < 1e-6);
+        }
+    }
+
     void forwardMatchesReference() {
         QTemporaryDir tmp;
         const QString out = tmp.filePath("logits.safetensors");

@@ -1,0 +1,22 @@
+#pragma once
+// Singular-value spectra of a model's matrices, as plain data for the CLI and the UI.
+#include "common/run_context.h"
+#include "decompose/spectral.h"
+
+#include <string>
+#include <vector>
+
+namespace qcw {
+
+struct MatrixSpectrum {
+    std::string name;                    // tensor name, e.g. model.layers.0.mlp.fc1.weight
+    std::vector<double> singularValues;  // descending
+    SpectralStats stats;
+};
+
+// Spectra of every compressible matrix whose name contains `filter` (empty: all). Reads one
+// tensor at a time from the memory map and releases it afterwards.
+std::vector<MatrixSpectrum> computeSpectra(const std::string& modelDir, const std::string& filter = {},
+                                           const RunContext& ctx = RunContext::none());
+
+}  // namespace qcw
