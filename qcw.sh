@@ -45,7 +45,8 @@ configure_and_build() {
   cmake --build "$build" -j "$jobs"
   # Test-only peers (the npm GPT-2 encoder the tokenizer is checked against).
   if [ -x "$here/scripts/npm-test-deps.sh" ] && [ "${QCW_NO_INSTALL:-0}" != 1 ]; then
-    "$here/scripts/npm-test-deps.sh" "$build"
+    "$here/scripts/npm-test-deps.sh" "$build" ||
+      echo "qcw.sh: could not install the npm test peers; test_tokenizer will say what is missing" >&2
   fi
 }
 

@@ -276,7 +276,9 @@ void fillErrors(LayerReport& r, const at::Tensor& w, const at::Tensor& approx, c
 Candidate lowRankCandidate(const Group& g, std::size_t member, const std::string& method, int rank,
                            const InputStats* s, const CompressOptions& o) {
     const LinearOp& op = **g.slots[member];
-    at::Tensor w = op.denseWeight().to(at::kDouble);
+    // Plain truncation works in the weight's own precision (float32 SVD is twice as fast);
+    // the whitened and error-feedback paths work in float64.
+    at::Tensor w = s ? op.denseWeight().to(at::kDouble) : op.denseWeight();
     at::Tensor target = targetWeight(w, s);
     TruncateOptions to = TruncateOptions().rank(rank).useRandomized(o.randomized).withSeed(o.seed);
     LowRankResult lr = (method == "asvd" && s) ? whitenedSvd(target, s->xtx, to) : truncatedSvd(target, to);
