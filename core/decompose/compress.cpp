@@ -282,7 +282,6 @@ Candidate lowRankCandidate(const Group& g, std::size_t member, const std::string
     at::Tensor target = targetWeight(w, s);
     TruncateOptions to = TruncateOptions().rank(rank).useRandomized(o.randomized).withSeed(o.seed);
     LowRankResult lr = (method == "asvd" && s) ? whitenedSvd(target, s->xtx, to) : truncatedSvd(target, to);
-    at::Tensor approx = at::matmul(lr.left, lr.right);
     Candidate c;
     LayerReport r;
     r.name = g.info.members[member];
@@ -292,8 +291,16 @@ Candidate lowRankCandidate(const Group& g, std::size_t member, const std::string
     r.paramsBefore = w.numel();
     r.paramsAfter = lr.left.numel() + lr.right.numel();
     r.whitening = lr.whitening;
-    fillErrors(r, w, approx, s);
-    at::Tensor bias = correctedBias(op.bias(), w, approx, s, o.biasCorrection);
+    at::Tensor bias = op.bias();
+    if (!s) {
+        // Truncated (and randomized) SVD project W orthogonally, so the error is exactly the
+        // discarded weight: no dense reconstruction needed on the fast path.
+        r.relError = std::sqrt(lr.discardedWeight);
+    } else {
+        at::Tensor approx = at::matmul(lr.left, lr.right);
+        fillErrors(r, w, approx, s);
+        bias = correctedBias(op.bias(), w, approx, s, o.biasCorrection);
+    }
     c.ops.push_back(std::make_shared<LowRankLinear>(lr.left.to(op.bias().defined() ? op.bias().scalar_type() : at::kFloat),
                                                     lr.right.to(op.bias().defined() ? op.bias().scalar_type() : at::kFloat),
                                                     bias, r.method));

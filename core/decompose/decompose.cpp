@@ -106,7 +106,7 @@ LowRankResult truncatedSvd(const at::Tensor& wIn, const TruncateOptions& o) {
     r.left = (u.narrow(1, 0, r.rank) * sq.unsqueeze(0)).to(wIn.scalar_type());
     r.right = (sq.unsqueeze(1) * vh.narrow(0, 0, r.rank)).to(wIn.scalar_type());
     if (o.randomized && static_cast<std::int64_t>(sv.size()) < k) {
-        const double total = w.to(at::kDouble).pow(2).sum().item<double>();
+        const double total = at::sum(w.square(), at::kDouble).item<double>();
         double kept = 0;
         for (int i = 0; i < r.rank; ++i) kept += sv[static_cast<std::size_t>(i)] * sv[static_cast<std::size_t>(i)];
         r.discardedWeight = total > 0 ? std::max(0.0, (total - kept) / total) : 0.0;

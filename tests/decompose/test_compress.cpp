@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "decompose/compress.h"
 #include "decompose/compress_api.h"
+#include "decompose/decompose.h"
 #include "io/checkpoint.h"
 #include "io/inventory.h"
 #include "model/factorized.h"
@@ -99,6 +100,19 @@ private slots:
         QVERIFY2(bytes < 1.05 * 4.0 * double(r.paramsAfter) + 16384, qPrintable(QString::number(bytes)));
         QCOMPARE(inspectModel(out).params, r.paramsAfter);
         QVERIFY(inspectModel(out).compressed);
+        // The reported weight error is the real one (the fast path derives it from singular values).
+        {
+            auto before = original.linearOps();
+            auto after = reloaded.linearOps();
+            for (const auto& l : r.layers) {
+                if (l.method != "svd") continue;
+                for (std::size_t i = 0; i < before.size(); ++i)
+                    if (before[i].first == l.name) {
+                        const double real = relativeError((*before[i].second)->denseWeight(), (*after[i].second)->denseWeight());
+                        QVERIFY2(std::fabs(real - l.relError) < 1e-4, qPrintable(QString("%1: %2 vs %3").arg(l.name.c_str()).arg(real).arg(l.relError)));
+                    }
+            }
+        }
         // Compression changes the function (the fixture's random weights have flat spectra, so
         // by how much says little; the benchmarks measure it on learned weights).
         const double rel = ((logitsOf(reloaded, ids) - logitsOf(original, ids)).norm() / logitsOf(original, ids).norm()).item<double>();
