@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "common/error.h"
 #include "decompose/compress_api.h"
+#include "decompose/rank_search.h"
 #include "io/phi_config.h"
 #include "io/safetensors.h"
 
@@ -65,8 +66,18 @@ QCW_COMMAND(50) {
         c.ttCores = o->ttCores;
         if (!(o->target > 0.0 && o->target <= 1.0))
             qcw::fail("--target-params " + std::to_string(o->target), "the kept fraction must be in (0, 1]");
-        if (!o->solver.empty())
-            qcw::fail("--solver " + o->solver, "rank search is not wired into compress yet; use uniform ranks (omit --solver)");
+        if (!o->solver.empty()) {
+            if (o->method != "svd" && o->method != "asvd")
+                qcw::fail("--solver " + o->solver, "searched ranks apply to per-matrix methods (svd, asvd), not --method " + o->method);
+            qcw::RankSearchOptions r;
+            r.keepFraction = o->target;
+            r.solver = o->solver;
+            r.seed = o->seed;
+            r.includeLmHead = !o->keepLmHead;
+            auto res = qcw::searchRanks(o->model, r, qcw::cli::interruptibleContext());
+            c.ranks = res.ranks;
+            c.solver = o->solver;
+        }
         if (!o->calib.empty()) c.calibration = calibrationFromSafetensors(o->calib);
         if (o->calibRandom > 0) {
             const auto vocab = static_cast<std::uint64_t>(qcw::PhiConfig::load(o->model + "/config.json").vocabSize);

@@ -1,5 +1,7 @@
 #include "decompose/spectral.h"
 
+#include "rank/error_curve.h"
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -8,17 +10,12 @@
 namespace qcw {
 
 std::vector<double> discardedWeights(const std::vector<double>& s) {
-    std::vector<double> out(s.size() + 1, 0.0);
     double total = 0;
     for (double v : s) total += v * v;
-    if (total <= 0) return out;
-    double tail = 0;
-    for (std::size_t k = s.size(); k-- > 0;) {
-        tail += s[k] * s[k];
-        out[k] = tail / total;
-    }
-    out[s.size()] = 0.0;
-    return out;
+    if (total <= 0) return std::vector<double>(s.size() + 1, 0.0);
+    std::vector<int> ranks(s.size() + 1);
+    for (std::size_t r = 0; r < ranks.size(); ++r) ranks[r] = static_cast<int>(r);
+    return discardedWeight(s, ranks);  // rank/error_curve.h
 }
 
 int rankForCutoff(const std::vector<double>& s, double cutoff) {
@@ -73,10 +70,7 @@ SpectralStats spectralStats(std::vector<double> s, std::int64_t rows, std::int64
     std::sort(s.begin(), s.end(), std::greater<double>());
     for (double v : s) st.frobeniusSq += v * v;
     if (s.empty() || st.frobeniusSq <= 0) return st;
-    for (double v : s) {
-        const double p = v * v / st.frobeniusSq;
-        if (p > 0) st.entropy -= p * std::log(p);
-    }
+    st.entropy = entanglementEntropy(s);  // rank/error_curve.h
     st.effectiveRank = std::exp(st.entropy);
     st.stableRank = st.frobeniusSq / (s[0] * s[0]);
 

@@ -81,6 +81,31 @@ private slots:
         }
     }
 
+    void rankSearchAndSearchedCompression() {
+        double uniform = 0;
+        for (const char* solver : {"exact", "greedy", "anneal", "sqa"}) {
+            Run r = qcompress({"ranks", kTiny, "--target-params", "0.5", "--solver", solver, "--json"});
+            QVERIFY2(r.code == 0, qPrintable(r.err));
+            QJsonObject o = QJsonDocument::fromJson(r.out.toUtf8()).object();
+            for (const char* key : {"solver", "objective", "params_after", "allocation", "seconds"}) QVERIFY2(o.contains(key), key);
+            QCOMPARE(o["solver"].toString(), QString(solver));
+            QVERIFY(o["params_after"].toInteger() <= qint64(0.5 * 190976));
+            QCOMPARE(o["allocation"].toArray().size(), 19);  // 18 decoder matrices + lm_head
+            // The searched allocation never predicts more error than uniform ranks at the same budget.
+            uniform = o["uniform_objective"].toDouble();
+            QVERIFY(o["objective"].toDouble() <= uniform + 1e-12);
+        }
+        QTemporaryDir tmp;
+        Run c = qcompress({"compress", kTiny, "--target-params", "0.5", "--solver", "exact", "--out", tmp.filePath("c"), "--json"});
+        QVERIFY2(c.code == 0, qPrintable(c.err));
+        QJsonObject rep = QJsonDocument::fromJson(c.out.toUtf8()).object();
+        QCOMPARE(rep["solver"].toString(), QString("exact"));
+        QVERIFY(rep["params_after"].toInteger() <= qint64(0.5 * 190976));
+        Run q = qcompress({"ranks", kTiny, "--target-params", "0.5", "--solver", "qaoa"});
+        QVERIFY(q.code > 0);
+        QVERIFY2(!q.err.trimmed().contains('\n') && q.err.contains("qubits"), qPrintable(q.err));
+    }
+
     void forwardMatchesReference() {
         QTemporaryDir tmp;
         const QString out = tmp.filePath("logits.safetensors");

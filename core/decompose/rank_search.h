@@ -1,0 +1,36 @@
+#pragma once
+// From a model directory to a searched rank allocation: each compressible matrix becomes a
+// group whose candidate ranks carry the discarded weight of its singular-value spectrum (the
+// DMRG truncation criterion); a budget solver (core/rank) picks one rank per group so the
+// whole model keeps the requested fraction of its parameters. Plain data, no torch.
+#include "common/run_context.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace qcw {
+
+struct RankSearchOptions {
+    double keepFraction = 0.3;
+    std::string solver = "exact";   // exact, greedy, anneal, sqa, qaoa
+    std::uint64_t seed = 1;
+    bool includeLmHead = true;
+    int candidatesPerGroup = 48;    // rank grid resolution
+};
+
+struct RankSearchResult {
+    std::string solver;
+    double objective = 0;              // summed discarded weight of the allocation
+    double uniformObjective = 0;       // the same for uniform ranks at the same budget
+    std::int64_t paramsBefore = 0, paramsAfter = 0, budget = 0;
+    std::map<std::string, int> ranks;  // group (tensor name without ".weight") -> rank
+    std::vector<std::string> order;    // groups in model order
+    double seconds = 0;
+    std::string json;                  // the CLI contract's object
+};
+
+RankSearchResult searchRanks(const std::string& modelDir, const RankSearchOptions& opts, RunContext& ctx);
+
+}  // namespace qcw
