@@ -1,0 +1,84 @@
+// qcompress eval MODEL [--text FILE | --ids FILE.safetensors] [--teacher MODEL] --json
+#include "cli.h"
+#include "common/error.h"
+#include "common/files.h"
+#include "eval/evaluate.h"
+#include "io/safetensors.h"
+#include "model/engine.h"
+#include "tokenizer/tokenizer.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace {
+
+std::vector<std::vector<std::int64_t>> idsFromSafetensors(const std::string& path) {
+    auto f = qcw::SafetensorsFile::open(path);
+    const qcw::TensorView* t = f->find("input_ids");
+    if (!t) qcw::fail(path, "has no tensor named 'input_ids'");
+    if (t->dtype != qcw::DType::I64 || t->shape.size() != 2) qcw::fail(path, "input_ids must be int64 [rows, length]");
+    std::vector<std::vector<std::int64_t>> rows(static_cast<std::size_t>(t->shape[0]));
+    for (std::int64_t b = 0; b < t->shape[0]; ++b) {
+        rows[static_cast<std::size_t>(b)].resize(static_cast<std::size_t>(t->shape[1]));
+        std::memcpy(rows[static_cast<std::size_t>(b)].data(), t->data + b * t->shape[1] * 8, static_cast<std::size_t>(t->shape[1]) * 8);
+    }
+    return rows;
+}
+
+}  // namespace
+
+QCW_COMMAND(70) {
+    struct Opts {
+        std::string model, text, ids, teacher, mc;
+        int window = 0, stride = 0, threads = 0;
+        bool json = false;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* sub = root.add_subcommand("eval", "Perplexity and agreement with a teacher model");
+    sub->add_option("MODEL", o->model, "Model directory")->required();
+    auto* t = sub->add_option("--text", o->text, "Text file (tokenized with the model's tokenizer)");
+    auto* i = sub->add_option("--ids", o->ids, "safetensors file with int64 input_ids [rows, length]");
+    t->excludes(i);
+    sub->add_option("--teacher", o->teacher, "Teacher model for top-1 agreement and KL");
+    sub->add_option("--mc", o->mc, "Multiple-choice JSONL (not available yet)");
+    sub->add_option("--window", o->window, "Tokens per window (default: the context, at most 1024)");
+    sub->add_option("--stride", o->stride, "New tokens per window (default: window / 2)");
+    sub->add_option("--threads", o->threads, "CPU threads (0: all cores)");
+    sub->add_flag("--json", o->json, "Print one JSON object on stdout");
+    sub->callback([o] {
+        if (!o->mc.empty()) qcw::fail("--mc " + o->mc, "multiple-choice scoring is not implemented yet");
+        if (o->text.empty() && o->ids.empty()) qcw::fail("eval", "give --text FILE or --ids FILE.safetensors");
+        std::vector<std::vector<std::int64_t>> streams;
+        if (!o->ids.empty()) {
+            streams = idsFromSafetensors(o->ids);
+        } else {
+            auto tok = qcw::loadTokenizerForModel(o->model);
+            if (!tok) qcw::fail(o->model, "--text needs a tokenizer (tokenizer.json) in the model directory; use --ids");
+            auto enc = tok->encode(qcw::readTextFile(o->text, 1u << 30));
+            streams.emplace_back(enc.ids.begin(), enc.ids.end());
+        }
+        auto& ctx = qcw::cli::interruptibleContext();
+        auto model = qcw::Engine::load(o->model, {"cpu", "auto", o->threads}, ctx);
+        qcw::PerplexityOptions po;
+        po.window = o->window;
+        po.stride = o->stride;
+        auto ppl = qcw::perplexity(*model, streams, po, ctx);
+        nlohmann::json j = {{"perplexity", ppl.perplexity}, {"mean_nll", ppl.meanNll}, {"tokens", ppl.tokens},
+                            {"params", model->parameterCount()}};
+        if (!o->teacher.empty()) {
+            auto teacher = qcw::Engine::load(o->teacher, {"cpu", "auto", o->threads}, ctx);
+            auto ag = qcw::teacherAgreement(*model, *teacher, streams, po, ctx);
+            j["teacher_top1_agreement"] = ag.top1;
+            j["teacher_kl"] = ag.klPerToken;
+        }
+        if (o->json) {
+            qcw::cli::printJson(j);
+        } else {
+            std::printf("perplexity %.4f over %lld tokens", ppl.perplexity, static_cast<long long>(ppl.tokens));
+            if (j.contains("teacher_kl"))
+                std::printf("; teacher top-1 agreement %.4f, KL %.5f nats/token", j["teacher_top1_agreement"].get<double>(),
+                            j["teacher_kl"].get<double>());
+            std::printf("\n");
+        }
+    });
+}

@@ -1,0 +1,92 @@
+// Evaluation against known answers: a model that predicts uniformly has perplexity equal to
+// the vocabulary size; a model against itself agrees everywhere with KL 0; the sliding window
+// scores every token once.
+#include "common/error.h"
+#include "eval/evaluate.h"
+#include "model/engine.h"
+#include "model/engine_impl.h"
+
+#include <ATen/Parallel.h>
+#include <QtTest>
+
+#include <cmath>
+
+using namespace qcw;
+
+namespace {
+const std::string kTiny = std::string(QCW_TEST_DATA) + "/tiny-phi";
+
+std::vector<std::int64_t> stream(int n, int seed) {
+    std::vector<std::int64_t> s;
+    for (int i = 0; i < n; ++i) s.push_back((i * 37 + seed * 11 + i * i) % 320);
+    return s;
+}
+}  // namespace
+
+class TestEval : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase() { at::set_num_threads(2); }
+
+    void uniformModelHasPerplexityOfVocabulary() {
+        auto e = Engine::load(kTiny);
+        auto& m = e->impl().model;
+        m.lmHead = std::make_shared<DenseLinear>(at::zeros({320, 64}), at::zeros({320}));
+        PerplexityOptions o;
+        o.window = 16;
+        o.stride = 5;
+        auto r = perplexity(*e, {stream(100, 1), stream(7, 2)}, o);
+        QVERIFY2(std::fabs(r.perplexity - 320.0) < 1e-3, qPrintable(QString::number(r.perplexity)));
+        QCOMPARE(r.tokens, std::int64_t(99 + 6));  // every token but the first of each stream, once
+    }
+
+    void slidingWindowEqualsOnePassWhenItFits() {
+        auto e = Engine::load(kTiny);
+        PerplexityOptions whole;
+        whole.window = 64;
+        PerplexityOptions sliding;
+        sliding.window = 64;
+        sliding.stride = 64;
+        auto s = stream(60, 3);
+        QCOMPARE(perplexity(*e, {s}, whole).perplexity, perplexity(*e, {s}, sliding).perplexity);
+        // Overlapping windows give more context, never fewer scored tokens.
+        PerplexityOptions small;
+        small.window = 16;
+        small.stride = 8;
+        QCOMPARE(perplexity(*e, {s}, small).tokens, std::int64_t(59));
+    }
+
+    void modelAgainstItselfAgreesWithZeroKl() {
+        auto a = Engine::load(kTiny);
+        auto b = Engine::load(kTiny);
+        auto r = teacherAgreement(*a, *b, {stream(50, 4), stream(30, 5)});
+        QCOMPARE(r.top1, 1.0);
+        QVERIFY(std::fabs(r.klPerToken) < 1e-6);
+        QCOMPARE(r.tokens, std::int64_t(49 + 29));
+        // A different model disagrees somewhere and has positive KL.
+        b->impl().model.lmHead = std::make_shared<DenseLinear>(at::zeros({320, 64}), at::zeros({320}));
+        auto d = teacherAgreement(*a, *b, {stream(50, 4)});
+        QVERIFY(d.klPerToken > 0.01);
+    }
+
+    void badInputs() {
+        auto e = Engine::load(kTiny);
+        bool threw = false;
+        try {
+            perplexity(*e, {{5}});
+        } catch (const Error& err) {
+            threw = QString(err.what()).contains("too short");
+        }
+        QVERIFY(threw);
+        threw = false;
+        try {
+            perplexity(*e, {{5, 400}});
+        } catch (const Error& err) {
+            threw = QString(err.what()).contains("token id 400");
+        }
+        QVERIFY(threw);
+    }
+};
+
+QTEST_APPLESS_MAIN(TestEval)
+#include "test_eval.moc"
