@@ -1,0 +1,990 @@
+#include "data/scrub.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <set>
+#include <string_view>
+
+namespace qcw {
+
+namespace {
+
+struct Cand {
+    std::size_t b = 0, e = 0;
+    std::string kind;
+};
+
+bool isAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+bool isBlank(char c) { return c == ' ' || c == '\t'; }
+bool isIdent(char c) { return isAlnum(c) || c == '_' || c == '-'; }
+bool isB64(char c) { return isAlnum(c) || c == '+' || c == '/'; }
+bool isB64Url(char c) { return isAlnum(c) || c == '_' || c == '-'; }
+// Characters of a secret-looking token (base64, base64url, Azure client secrets, hex ...).
+bool isTok(char c) { return isAlnum(c) || c == '+' || c == '/' || c == '=' || c == '_' || c == '.' || c == '~' || c == '-'; }
+
+std::string toLower(const std::string& s) {
+    std::string r(s);
+    for (auto& c : r)
+        if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+    return r;
+}
+
+bool startsWith(const std::string& s, std::size_t pos, const char* lit) {
+    std::size_t n = std::strlen(lit);
+    return pos + n <= s.size() && s.compare(pos, n, lit) == 0;
+}
+
+std::size_t lineEnd(const std::string& s, std::size_t pos) {
+    std::size_t e = s.find('\n', pos);
+    return e == std::string::npos ? s.size() : e;
+}
+
+std::size_t trimRight(const std::string& s, std::size_t b, std::size_t e) {
+    while (e > b && isSpace(s[e - 1])) --e;
+    return e;
+}
+
+struct Classes {
+    int lower = 0, upper = 0, digit = 0, other = 0;
+};
+Classes classify(const char* p, std::size_t n) {
+    Classes c;
+    for (std::size_t i = 0; i < n; ++i) {
+        char ch = p[i];
+        if (ch >= 'a' && ch <= 'z') ++c.lower;
+        else if (ch >= 'A' && ch <= 'Z') ++c.upper;
+        else if (isDigit(ch)) ++c.digit;
+        else ++c.other;
+    }
+    return c;
+}
+
+bool isGuid(const char* p, std::size_t n) {
+    if (n != 36) return false;
+    for (std::size_t i = 0; i < n; ++i) {
+        bool dash = (i == 8 || i == 13 || i == 18 || i == 23);
+        if (dash ? p[i] != '-' : !std::isxdigit(static_cast<unsigned char>(p[i]))) return false;
+    }
+    return true;
+}
+
+bool isPlaceholder(const std::string& s, std::size_t b) {
+    return startsWith(s, b, "[REDACTED") || startsWith(s, b, "[IP_") || startsWith(s, b, "[EMAIL_");
+}
+
+// --- detectors ---------------------------------------------------------------------------
+
+// PEM / OpenSSH / PGP private key blocks, whole (a block without END runs to the end of
+// its base64 body, so a truncated key loses its tail too), and PuTTY private lines.
+void findPrivateKeys(const std::string& s, std::vector<Cand>& out) {
+    std::size_t pos = 0;
+    while ((pos = s.find("-----BEGIN", pos)) != std::string::npos) {
+        std::size_t labB = pos + 10;
+        std::size_t labE = s.find("-----", labB);
+        if (labE == std::string::npos || labE - labB > 80) {
+            pos = labB;
+            continue;
+        }
+        std::string label = s.substr(labB, labE - labB);
+        if (label.find("PRIVATE KEY") == std::string::npos) {
+            pos = labE + 5;
+            continue;
+        }
+        std::size_t e;
+        std::size_t endMark = s.find("-----END", labE + 5);
+        if (endMark != std::string::npos) {
+            std::size_t close = s.find("-----", endMark + 8);
+            e = (close == std::string::npos || close - endMark > 100) ? lineEnd(s, endMark) : close + 5;
+        } else {
+            e = labE + 5;
+            while (e < s.size() && (isB64(s[e]) || isSpace(s[e]) || s[e] == '=' || s[e] == '\\' || s[e] == ':' ||
+                                    s[e] == ',' || s[e] == '-'))
+                ++e;
+        }
+        out.push_back({pos, e, "private_key"});
+        pos = e;
+    }
+    pos = 0;
+    while ((pos = s.find("Private-Lines:", pos)) != std::string::npos) {
+        std::size_t mac = s.find("Private-MAC:", pos);
+        std::size_t e = mac == std::string::npos ? s.size() : lineEnd(s, mac);
+        out.push_back({pos, e, "private_key"});
+        pos = e;
+    }
+}
+
+bool fortiKeyIsSecret(const std::string& key, std::string& kind) {
+    static const char* qualifiers[] = {"-policy", "-expire", "-expiry", "-length", "-change", "-attempt", "-reuse",
+                                       "-renewal", "-complexity", "-retry", "-history", "-timeout", "-day",
+                                       "-warning", "-mode", "-type", "-status", "-lockout", "-min", "-max",
+                                       "-check", "-format", "-storage", "-prompt", "-rule"};
+    if (key.find("public") != std::string::npos) return false;
+    bool pw = key.find("password") != std::string::npos || key.find("passwd") != std::string::npos ||
+              key.find("pwd") != std::string::npos;
+    bool psk = key.find("psk") != std::string::npos || key.find("ppk-secret") != std::string::npos ||
+               key.find("pre-shared") != std::string::npos;
+    bool priv = key.find("private-key") != std::string::npos;
+    bool sec = key.find("secret") != std::string::npos || key.find("passphrase") != std::string::npos ||
+               key.find("token") != std::string::npos;
+    bool k = key == "key" || (key.size() > 4 && key.compare(key.size() - 4, 4, "-key") == 0) || key == "apikey" ||
+             key == "sharedkey" || key == "authkey";
+    if (!(pw || psk || priv || sec || k)) return false;
+    for (const char* q : qualifiers)
+        if (key.find(q) != std::string::npos && !priv && !(key == "secret-key")) return false;
+    kind = psk ? "fortigate_psk" : priv ? "private_key" : pw ? "fortigate_password" : k ? "fortigate_key" : "fortigate_secret";
+    return true;
+}
+
+bool plainWordValue(const std::string& v) {
+    static const std::set<std::string> words = {"enable", "disable", "none", "default", "any", "all", "strict",
+                                                "md5", "sha1", "sha256", "sha384", "sha512", "text", "ascii"};
+    return words.count(toLower(v)) > 0;
+}
+
+// FortiGate CLI: `set <secret-ish key> <value...>` with ENC, quoted (multi-line) or bare values.
+void findFortiGateSets(const std::string& s, std::vector<Cand>& out) {
+    std::size_t pos = 0;
+    while (pos < s.size()) {
+        std::size_t le = lineEnd(s, pos);
+        std::size_t p = pos;
+        while (p < le && isBlank(s[p])) ++p;
+        if (startsWith(s, p, "set ") || startsWith(s, p, "set\t")) {
+            p += 4;
+            while (p < le && isBlank(s[p])) ++p;
+            std::size_t kb = p;
+            while (p < le && !isSpace(s[p])) ++p;
+            std::string key = toLower(s.substr(kb, p - kb));
+            std::string kind;
+            while (p < le && isBlank(s[p])) ++p;
+            if (p < le && fortiKeyIsSecret(key, kind)) {
+                std::size_t vb = p, ve;
+                if (s[p] == '"' || s[p] == '\'') {
+                    char q = s[p];
+                    std::size_t i = p + 1;
+                    std::size_t limit = std::min(s.size(), p + (256u << 10));  // quoted values up to 256 KiB
+                    while (i < limit && s[i] != q) i += (s[i] == '\\' ? 2 : 1);
+                    if (i >= limit) i = le;  // unterminated: to the end of the line at least
+                    vb = p + 1;
+                    ve = std::min(i, s.size());
+                    if (ve > le) le = lineEnd(s, ve);
+                } else {
+                    ve = trimRight(s, vb, le);
+                }
+                std::string v = s.substr(vb, std::min<std::size_t>(ve - vb, 64));
+                if (ve > vb && !isPlaceholder(s, vb) && !plainWordValue(s.substr(vb, ve - vb)))
+                    out.push_back({vb, ve, kind});
+                (void)v;
+            }
+        }
+        pos = le + 1;
+    }
+}
+
+// Takes a value at `p`: quoted content, or a run up to one of `stops` (or whitespace).
+bool takeValue(const std::string& s, std::size_t p, const char* stops, bool stopAtSpace, std::size_t& vb,
+               std::size_t& ve, bool* quoted = nullptr) {
+    if (p >= s.size()) return false;
+    if (quoted) *quoted = false;
+    if (s[p] == '"' || s[p] == '\'' || s[p] == '`') {
+        char q = s[p];
+        std::size_t le = lineEnd(s, p);
+        std::size_t i = p + 1;
+        while (i < le && s[i] != q) i += (s[i] == '\\' && q != '`' ? 2 : 1);
+        vb = p + 1;
+        ve = std::min(i, le);
+        if (quoted) *quoted = true;
+        return ve > vb;
+    }
+    std::size_t i = p;
+    while (i < s.size() && s[i] != '\n' && s[i] != '\r' && !std::strchr(stops, s[i]) && !(stopAtSpace && isBlank(s[i])))
+        ++i;
+    vb = p;
+    ve = i;
+    return ve > vb;
+}
+
+// key=value credentials: connection strings, SAS signatures, URL queries.
+void findKeyValueSecrets(const std::string& s, const std::string& low, std::vector<Cand>& out) {
+    static const std::pair<const char*, const char*> keys[] = {
+        {"accountkey", "storage_account_key"},       {"sharedaccesskey", "shared_access_key"},
+        {"sharedaccesssignature", "sas_token"},      {"sig", "sas_token"},
+        {"password", "connection_string_password"},  {"pwd", "connection_string_password"},
+        {"clientsecret", "azure_client_secret"},     {"client_secret", "azure_client_secret"},
+        {"accesskey", "access_key"},                 {"apikey", "api_key"},
+        {"api_key", "api_key"},                      {"access_token", "bearer_token"},
+        {"refresh_token", "bearer_token"},           {"code_verifier", "bearer_token"}};
+    for (const auto& [key, kind] : keys) {
+        std::size_t klen = std::strlen(key);
+        std::size_t pos = 0;
+        while ((pos = low.find(key, pos)) != std::string::npos) {
+            std::size_t at = pos;
+            pos += klen;
+            if (at > 0 && (isAlnum(s[at - 1]) || s[at - 1] == '_')) continue;
+            std::size_t p = at + klen;
+            while (p < s.size() && isBlank(s[p])) ++p;
+            if (p >= s.size() || s[p] != '=' || (p + 1 < s.size() && s[p + 1] == '=')) continue;
+            ++p;
+            while (p < s.size() && isBlank(s[p])) ++p;
+            std::size_t vb, ve;
+            bool sig = std::strcmp(key, "sig") == 0;
+            if (!takeValue(s, p, sig ? "&\"'<;) ,\\" : ";\"'<&\\", sig, vb, ve)) continue;
+            ve = trimRight(s, vb, ve);
+            if (ve <= vb || isPlaceholder(s, vb)) continue;
+            if (sig && ve - vb < 8) continue;
+            if (s[vb] == '{' || s[vb] == '$' || s[vb] == '<' || s[vb] == '%') continue;  // templates
+            out.push_back({vb, ve, kind});
+        }
+    }
+}
+
+// JSON Web Tokens anywhere, and `Bearer <token>`.
+void findTokens(const std::string& s, const std::string& low, std::vector<Cand>& out) {
+    std::size_t pos = 0;
+    while ((pos = s.find("eyJ", pos)) != std::string::npos) {
+        std::size_t b = pos;
+        pos += 3;
+        if (b > 0 && isB64Url(s[b - 1])) continue;
+        std::size_t i = b;
+        int parts = 0;
+        std::size_t lens[3] = {0, 0, 0};
+        while (parts < 3) {
+            std::size_t st = i;
+            while (i < s.size() && isB64Url(s[i])) ++i;
+            lens[parts++] = i - st;
+            if (parts < 3 && i < s.size() && s[i] == '.') ++i;
+            else break;
+        }
+        if (parts >= 2 && lens[0] >= 10 && lens[1] >= 10) {
+            out.push_back({b, i, "jwt"});
+            pos = i;
+        }
+    }
+    pos = 0;
+    while ((pos = low.find("bearer", pos)) != std::string::npos) {
+        std::size_t p = pos + 6;
+        std::size_t at = pos;
+        pos = p;
+        if (at > 0 && isAlnum(s[at - 1])) continue;
+        if (p >= s.size() || !isBlank(s[p])) continue;
+        while (p < s.size() && isBlank(s[p])) ++p;
+        std::size_t e = p;
+        while (e < s.size() && (isTok(s[e]))) ++e;
+        if (e - p >= 16) out.push_back({p, e, "bearer_token"});
+    }
+}
+
+// Token-shaped secrets without context: Azure AD client secrets (xxx8Q~...), storage
+// account keys (88 chars of base64 ending in ==), 32-byte base64 keys; and high-entropy
+// tokens of 16+ chars when a key/secret/password/token word precedes them on the line.
+void findShapedSecrets(const std::string& s, const std::string& low, double threshold, std::vector<Cand>& out) {
+    static const char* near[] = {"key", "secret", "password", "passwd", "token", "pwd", "api", "auth", "credential",
+                                 "passphrase", "psk", "signature", "sig="};
+    std::size_t i = 0, n = s.size();
+    while (i < n) {
+        if (!isTok(s[i])) {
+            ++i;
+            continue;
+        }
+        if (s[i] == '=') {  // key=value: the value starts after the '='
+            ++i;
+            continue;
+        }
+        std::size_t b = i;
+        while (i < n && isTok(s[i])) {
+            if (s[i] == '=' && i + 1 < n && isTok(s[i + 1]) && s[i + 1] != '=') break;
+            ++i;
+        }
+        std::size_t e = i;
+        // Sentence punctuation is not part of the token.
+        while (e > b && (s[e - 1] == '.' || s[e - 1] == '-')) --e;
+        std::size_t len = e - b;
+        if (len < 16 || isPlaceholder(s, b)) continue;
+        const char* p = s.data() + b;
+        // Well-known token prefixes (GitHub, Slack, AWS access key IDs, Google API keys, OpenAI-style).
+        {
+            static const std::pair<const char*, std::size_t> prefixes[] = {
+                {"ghp_", 30}, {"gho_", 30}, {"ghs_", 30}, {"github_pat_", 40}, {"xoxb-", 20}, {"xoxp-", 20},
+                {"AKIA", 20}, {"ASIA", 20}, {"AIza", 35}, {"sk-", 32}, {"glpat-", 20}};
+            bool hit = false;
+            for (const auto& [pre, minLen] : prefixes)
+                if (len >= minLen && std::strncmp(p, pre, std::strlen(pre)) == 0) hit = true;
+            if (hit) {
+                Classes pc = classify(p, len);
+                if (pc.digit && (pc.upper || pc.lower)) {
+                    out.push_back({b, e, "api_token"});
+                    continue;
+                }
+            }
+        }
+        // Azure client secret: 3 chars, a digit, "Q~", then ~34 chars.
+        const char* tilde = static_cast<const char*>(std::memchr(p, '~', len));
+        if (tilde) {
+            std::size_t q = std::size_t(tilde - p);
+            bool shape = len >= 34 && len <= 48 && q >= 4 && q <= 6 && p[q - 1] == 'Q';
+            if (shape || (len >= 32 && shannonEntropy(p, len) >= 4.0)) {
+                out.push_back({b, e, "azure_client_secret"});
+                continue;
+            }
+        }
+        // Base64 with padding.
+        std::size_t core = len;
+        while (core > 0 && p[core - 1] == '=') --core;
+        bool b64 = true;
+        for (std::size_t k = 0; k < core && b64; ++k) b64 = isB64(p[k]);
+        Classes c = classify(p, len);
+        if (b64 && len == 88 && core == 86) {
+            out.push_back({b, e, "storage_account_key"});
+            continue;
+        }
+        if (b64 && len == 44 && core == 43 && c.lower && c.upper && c.digit && shannonEntropy(p, len) >= 4.0) {
+            out.push_back({b, e, "base64_key"});
+            continue;
+        }
+        if (isGuid(p, len)) continue;
+        // Identifiers and paths (fortinet_fg-vm_payg_2023, vnet-hub-weu-01, 2025-03-14.conf)
+        // are made of plain words and numbers; secrets have segments mixing letters and digits.
+        {
+            std::size_t longest = 0;
+            std::size_t k = 0;
+            while (k < len) {
+                std::size_t sb = k;
+                while (k < len && !std::strchr("_.-/~+=", p[k])) ++k;
+                Classes sc = classify(p + sb, k - sb);
+                bool mixed = (sc.digit && (sc.lower + sc.upper)) || (sc.upper >= 2 && sc.lower >= 2 && k - sb >= 10);
+                if (mixed) longest = std::max(longest, k - sb);
+                ++k;
+            }
+            if (longest < 8) continue;
+            std::string lt = low.substr(b, len);
+            if (lt.find("/subscriptions/") != std::string::npos || lt.find("/resourcegroups/") != std::string::npos)
+                continue;  // Azure resource IDs
+            if (len >= 2 && p[0] == '/' && p[1] == '/' && longest < 20) continue;  // URL
+        }
+        if (c.digit < 2 || !(c.lower + c.upper)) continue;
+        if (!(c.lower && c.upper) && len < 24) continue;
+        // Short tokens and hex cannot reach high entropy per char: scale the bar to what the
+        // alphabet and length allow (log2 of the smaller), at 75 %.
+        bool hex = true;
+        for (std::size_t k = 0; k < len && hex; ++k) hex = std::isxdigit(static_cast<unsigned char>(p[k])) != 0;
+        double ceiling = std::log2(double(std::min<std::size_t>(len, hex ? 16 : 64)));
+        double h = shannonEntropy(p, len);
+        if (h < std::min(threshold, 0.75 * ceiling)) continue;
+        // The keyword may sit earlier on the same line or on the line before (wrapped prose),
+        // at most 160 bytes back.
+        std::size_t from = b >= 160 ? b - 160 : 0;
+        std::string window = low.substr(from, b - from);
+        std::size_t nl = window.rfind('\n');
+        if (nl != std::string::npos && nl > 0) {
+            std::size_t nl2 = window.rfind('\n', nl - 1);
+            if (nl2 != std::string::npos) window.erase(0, nl2 + 1);
+        }
+        bool keyword = false;
+        for (const char* w : near)
+            if (window.find(w) != std::string::npos) keyword = true;
+        if (keyword) out.push_back({b, e, "high_entropy_secret"});
+    }
+}
+
+bool stopWord(const std::string& v) {
+    static const std::set<std::string> words = {
+        "is", "the", "a", "an", "not", "required", "stored", "set", "in", "to", "of", "for", "and", "or", "must",
+        "should", "will", "be", "changed", "change", "used", "using", "from", "with", "that", "this", "your", "you",
+        "our", "their", "its", "it", "as", "at", "by", "on", "never", "only", "also", "same", "different",
+        "generated", "provided", "supplied", "managed", "kept", "saved", "retrieved", "rotated", "expired",
+        "expires", "empty", "blank", "none", "null", "true", "false", "yes", "no", "optional", "mandatory",
+        "hidden", "encrypted", "hashed", "secure", "securestring", "string", "masked", "redacted", "enable",
+        "disable", "enabled", "disabled", "reset", "protected", "available", "needed", "defined", "configured",
+        "specified", "entered", "sent", "shown", "displayed", "correct", "incorrect", "wrong", "invalid", "valid",
+        "unknown", "see", "refer", "check", "use", "please", "note", "here", "there", "below", "above",
+        "following", "under", "via", "held", "now", "then", "when", "if", "can", "may", "has", "have", "had",
+        "being", "been", "are", "was", "were", "which", "what", "who", "where", "length", "policy", "expiry",
+        "authentication", "based", "less", "field", "value", "parameter", "variable", "file", "type", "sensitive",
+        "too", "very", "still", "stays", "remains", "must", "needs", "change", "changes", "rotation", "per",
+        "number", "characters", "chars", "long", "strong", "weak", "complex", "unique", "temporary", "initial",
+        "each", "every", "both", "either", "own", "local", "remote", "admin", "user", "default", "object", "list",
+        "map", "bool", "number", "sensitive", "description", "lifetime", "timeout", "expiration", "secret",
+        "password", "key", "token", "vault", "keyvault", "identity", "credentials", "credential"};
+    std::string l = toLower(v);
+    while (!l.empty() && (l.back() == '.' || l.back() == ',' || l.back() == ':' || l.back() == ';')) l.pop_back();
+    return words.count(l) > 0;
+}
+
+bool looksSecret(const char* p, std::size_t n) {
+    if (n < 8) return false;
+    Classes c = classify(p, n);
+    if (c.digit && (c.lower + c.upper)) return true;
+    if (c.lower && c.upper) return true;
+    return n >= 12 && shannonEntropy(p, n) >= 3.2;
+}
+
+bool isReference(const std::string& v) {
+    // var.x, local.x, data.a.b, module.m.out, random_password.p.result, azurerm_x.y.id
+    std::size_t dot = v.find('.');
+    if (dot == std::string::npos || dot == 0) return false;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        char c = v[i];
+        if (!(std::islower(static_cast<unsigned char>(c)) || isDigit(c) || c == '_' || c == '.' || c == '[' ||
+              c == ']' || c == '*' || c == '"' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+// "password is X", "password: X", admin_password = "X", "the pre-shared key is X", ...
+void findAssignments(const std::string& s, const std::string& low, std::vector<Cand>& out) {
+    struct Kw {
+        const char* word;
+        const char* kind;
+        bool strong;
+    };
+    static const Kw kws[] = {{"password", "password", true},        {"passwd", "password", true},
+                             {"passphrase", "password", true},      {"pwd", "password", true},
+                             {"passcode", "password", true},        {"secret", "secret", true},
+                             {"psk", "psk", true},                  {"pre-shared key", "psk", true},
+                             {"preshared key", "psk", true},        {"shared key", "psk", true},
+                             {"api key", "api_key", false},         {"apikey", "api_key", false},
+                             {"api_key", "api_key", false},         {"api-key", "api_key", false},
+                             {"access key", "access_key", false},   {"access_key", "access_key", false},
+                             {"token", "token", false},             {"private_key", "private_key", false},
+                             {"account_key", "storage_account_key", false}, {"accountkey", "storage_account_key", false},
+                             {"accesskey", "access_key", false},    {"privatekey", "private_key", false},
+                             {"sharedkey", "psk", true}};
+    static const std::set<std::string> sepWords = {"is", "was", "set", "now", "becomes", "remains", "be",
+                                                   "changed", "reads", "equals"};
+    for (const Kw& kw : kws) {
+        std::size_t klen = std::strlen(kw.word);
+        std::size_t pos = 0;
+        while ((pos = low.find(kw.word, pos)) != std::string::npos) {
+            std::size_t at = pos;
+            pos += klen;
+            // Widen to the whole identifier (adminPassword, admin_password, fgt-psk-secret).
+            std::size_t ib = at, ie = at + klen;
+            if (std::strchr(kw.word, ' ') == nullptr) {
+                while (ib > 0 && isIdent(s[ib - 1])) --ib;
+                while (ie < s.size() && isIdent(s[ie])) ++ie;
+            }
+            std::string ident = low.substr(ib, ie - ib);
+            {
+                // secretName, key_vault_id, password_policy ... name things, they are not secrets.
+                static const char* suffixes[] = {"name", "id", "ids", "uri", "url", "path", "file", "type", "version",
+                                                 "length", "policy", "expiry", "expires", "ref", "reference", "count",
+                                                 "enabled", "mode", "format", "vault", "kind", "size", "label",
+                                                 "permissions", "rotation", "days", "date", "store", "source"};
+                std::string tail = ident;
+                while (!tail.empty() && (tail.back() == '_' || tail.back() == '-')) tail.pop_back();
+                bool meta = false;
+                for (const char* sfx : suffixes) {
+                    std::size_t L = std::strlen(sfx);
+                    if (tail.size() > L && tail.compare(tail.size() - L, L, sfx) == 0) meta = true;
+                }
+                if (meta) continue;
+            }
+            if (ident.find("secretary") != std::string::npos || ident.find("public") != std::string::npos ||
+                ident.find("tokeniz") != std::string::npos)
+                continue;
+            std::size_t p = ie;
+            if (p < s.size() && (s[p] == '"' || s[p] == '\'') && ib > 0 && s[ib - 1] == s[p]) ++p;
+            bool sep = false, wordSep = false;
+            for (int round = 0; round < 4 && p < s.size(); ++round) {
+                std::size_t q = p;
+                while (q < s.size() && isBlank(s[q])) ++q;
+                if (q < s.size() && (s[q] == ':' || s[q] == '=')) {
+                    ++q;
+                    if (q < s.size() && (s[q] == '=' || s[q] == '>')) {
+                        if (s[q] == '=') break;  // == comparison, not an assignment
+                        ++q;
+                    }
+                    sep = true;
+                    p = q;
+                    continue;
+                }
+                std::size_t wb = q;
+                while (q < s.size() && isAlpha(s[q])) ++q;
+                std::string word = low.substr(wb, q - wb);
+                if (q > wb && (sepWords.count(word) || (word == "to" && wordSep))) {
+                    sep = wordSep = true;
+                    p = q;
+                    continue;
+                }
+                break;
+            }
+            if (!sep) continue;
+            while (p < s.size() && isBlank(s[p])) ++p;
+            // "the password is<newline>   X": prose wraps after the verb.
+            if (wordSep && p < s.size() && (s[p] == '\n' || s[p] == '\r')) {
+                std::size_t q = p;
+                if (s[q] == '\r') ++q;
+                if (q < s.size() && s[q] == '\n') ++q;
+                while (q < s.size() && isBlank(s[q])) ++q;
+                if (q < s.size() && s[q] != '\n' && s[q] != '\r') p = q;
+            }
+            std::size_t vb, ve;
+            bool quoted = false;
+            if (!takeValue(s, p, "\"'<>|;", true, vb, ve, &quoted)) continue;
+            if (!quoted) {
+                while (ve > vb && std::strchr(".,;:)]}", s[ve - 1]) && (ve == s.size() || isSpace(s[ve]) || s[ve] == '"'))
+                    --ve;
+                // A trailing `,` or `;` glued to a word at the end of a line/field.
+                while (ve > vb && (s[ve - 1] == ',' || s[ve - 1] == ';')) --ve;
+            }
+            if (ve <= vb || isPlaceholder(s, vb)) continue;
+            std::string v = s.substr(vb, ve - vb);
+            if (!quoted) {
+                char c0 = v[0];
+                if (c0 == '{' || c0 == '[' || c0 == '(' || c0 == '$' || c0 == '%' || c0 == '#') continue;
+                if (stopWord(v) || isReference(v)) continue;
+                if (v.find('(') != std::string::npos) continue;  // a function call, not a value
+                if (wordSep) {  // prose: "the password is completely lost"
+                    Classes vc = classify(v.data(), v.size());
+                    if (vc.lower == int(v.size()) && v.size() <= 14) continue;
+                }
+                if (v == "*" || v.find("***") != std::string::npos || v.find("...") != std::string::npos) continue;
+            } else {
+                if (v.find("${") == 0 || v.find("{{") == 0 || (v[0] == '<' && v.back() == '>')) continue;
+                if (v[0] == '[' && v.back() == ']' && v.find('(') != std::string::npos) continue;  // ARM expression
+                if (v.find("***") != std::string::npos) continue;
+            }
+            if (!kw.strong && !looksSecret(v.data(), v.size())) continue;
+            out.push_back({vb, ve, kw.kind});
+        }
+    }
+}
+
+// Password-shaped words (letters, digits and a symbol such as ! @ # $) in a sentence that
+// talks about a password: "The password that was used for it - Tide-Crane64!9h0 - must ...".
+void findPasswordWords(const std::string& s, const std::string& low, std::vector<Cand>& out) {
+    static const char* kws[] = {"password", "passwd", "passphrase", "pwd", "secret", "pre-shared", "psk", "credential"};
+    std::size_t i = 0, n = s.size();
+    while (i < n) {
+        if (isSpace(s[i])) {
+            ++i;
+            continue;
+        }
+        std::size_t b = i;
+        while (i < n && !isSpace(s[i])) ++i;
+        std::size_t e = i;
+        while (b < e && std::strchr("\"'`([{<*", s[b])) ++b;
+        while (e > b && std::strchr("\"'`)]}>.,;:*", s[e - 1])) --e;
+        std::size_t len = e - b;
+        if (len < 8 || len > 64 || isPlaceholder(s, b)) continue;
+        Classes c = classify(s.data() + b, len);
+        if (!c.lower || !c.upper || !c.digit) continue;
+        bool symbol = false, odd = false;
+        for (std::size_t k = b; k < e; ++k) {
+            if (std::strchr("!@#$%^&*?+", s[k])) symbol = true;
+            if (std::strchr("/\\=<>()[]{}\"'`|", s[k]) || static_cast<unsigned char>(s[k]) >= 0x80) odd = true;
+        }
+        if (!symbol || odd) continue;
+        // A keyword before it in the same paragraph, at most 200 bytes back.
+        std::size_t from = b >= 200 ? b - 200 : 0;
+        std::string window = low.substr(from, b - from);
+        std::size_t para = window.rfind("\n\n");
+        if (para != std::string::npos) window.erase(0, para + 2);
+        bool keyword = false;
+        for (const char* w : kws)
+            if (window.find(w) != std::string::npos) keyword = true;
+        if (keyword) out.push_back({b, e, "password"});
+    }
+}
+
+// Canary strings planted to test memorisation: CANARY-<8 hex>-<tag>.
+void findCanaries(const std::string& s, std::vector<Cand>& out) {
+    std::size_t pos = 0;
+    while ((pos = s.find("CANARY-", pos)) != std::string::npos) {
+        std::size_t b = pos, e = pos + 7;
+        while (e < s.size() && (isAlnum(s[e]) || s[e] == '-' || s[e] == '_')) ++e;
+        while (e > b + 7 && s[e - 1] == '-') --e;
+        if (e - b >= 12) out.push_back({b, e, "canary"});
+        pos = e;
+    }
+}
+
+bool secretName(const std::string& lowName) {
+    if (lowName.find("public") != std::string::npos || lowName.find("vault") != std::string::npos ||
+        lowName.find("keyname") != std::string::npos || lowName.find("keysize") != std::string::npos ||
+        lowName.find("keytype") != std::string::npos || lowName.find("keylength") != std::string::npos)
+        return false;
+    for (const char* w : {"password", "passwd", "secret", "key", "pwd", "token", "passphrase", "psk", "credential"})
+        if (lowName.find(w) != std::string::npos) return true;
+    return false;
+}
+
+// Scans back from `pos` to the `{` that opens the enclosing JSON object, skipping balanced
+// braces; returns npos when not found within `limit` bytes.
+std::size_t enclosingBrace(const std::string& s, std::size_t pos, std::size_t limit) {
+    int depth = 0;
+    std::size_t stop = pos > limit ? pos - limit : 0;
+    bool inStr = false;
+    for (std::size_t i = pos; i-- > stop;) {
+        char c = s[i];
+        if (c == '"' && (i == 0 || s[i - 1] != '\\')) inStr = !inStr;
+        if (inStr) continue;
+        if (c == '}') ++depth;
+        else if (c == '{') {
+            if (depth == 0) return i;
+            --depth;
+        }
+    }
+    return std::string::npos;
+}
+
+// ARM: "adminPassword": { "type": "securestring", "defaultValue": "X" } and parameter files
+// "adminPassword": { "value": "X" }.
+void findArmDefaults(const std::string& s, const std::string& low, std::vector<Cand>& out) {
+    for (const char* key : {"\"defaultvalue\"", "\"value\""}) {
+        std::size_t pos = 0, klen = std::strlen(key);
+        while ((pos = low.find(key, pos)) != std::string::npos) {
+            std::size_t at = pos;
+            pos += klen;
+            std::size_t p = at + klen;
+            while (p < s.size() && isSpace(s[p])) ++p;
+            if (p >= s.size() || s[p] != ':') continue;
+            ++p;
+            while (p < s.size() && isSpace(s[p])) ++p;
+            std::size_t ob = enclosingBrace(s, at, 4096);
+            if (ob == std::string::npos) continue;
+            std::size_t q = ob;
+            while (q > 0 && isSpace(s[q - 1])) --q;
+            if (q == 0 || s[q - 1] != ':') continue;
+            --q;
+            while (q > 0 && isSpace(s[q - 1])) --q;
+            if (q == 0 || s[q - 1] != '"') continue;
+            std::size_t ne = q - 1;
+            std::size_t nb = s.rfind('"', ne == 0 ? 0 : ne - 1);
+            if (nb == std::string::npos || ne - nb > 128) continue;
+            if (!secretName(low.substr(nb + 1, ne - nb - 1))) continue;
+            std::size_t vb, ve;
+            if (p < s.size() && s[p] == '"') {
+                std::size_t i = p + 1;
+                while (i < s.size() && s[i] != '"') i += (s[i] == '\\' ? 2 : 1);
+                vb = p + 1;
+                ve = std::min(i, s.size());
+            } else {
+                vb = p;
+                ve = p;
+                while (ve < s.size() && s[ve] != ',' && s[ve] != '}' && s[ve] != '\n') ++ve;
+                ve = trimRight(s, vb, ve);
+                if (ve > vb && (s[vb] == '{' || s[vb] == '[')) continue;  // objects are not a value
+                std::string v = low.substr(vb, ve - vb);
+                if (v == "null" || v == "true" || v == "false") continue;
+            }
+            if (ve > vb && !isPlaceholder(s, vb)) out.push_back({vb, ve, "arm_secret_parameter"});
+        }
+    }
+}
+
+// Terraform: variable "admin_password" { default = "X" } (quoted or heredoc).
+void findTerraformDefaults(const std::string& s, const std::string& low, std::vector<Cand>& out) {
+    std::size_t pos = 0;
+    while ((pos = low.find("variable", pos)) != std::string::npos) {
+        std::size_t at = pos;
+        pos += 8;
+        if (at > 0 && isIdent(s[at - 1])) continue;
+        std::size_t p = at + 8;
+        while (p < s.size() && isBlank(s[p])) ++p;
+        std::size_t nb = p;
+        if (p < s.size() && s[p] == '"') ++nb, ++p;
+        while (p < s.size() && isIdent(s[p])) ++p;
+        std::string name = low.substr(nb, p - nb);
+        if (name.empty() || !secretName(name)) continue;
+        std::size_t ob = s.find('{', p);
+        if (ob == std::string::npos || ob - p > 8) continue;
+        // Block end with string awareness.
+        int depth = 0;
+        std::size_t i = ob, be = s.size();
+        bool inStr = false;
+        for (; i < s.size(); ++i) {
+            char c = s[i];
+            if (inStr) {
+                if (c == '\\') ++i;
+                else if (c == '"') inStr = false;
+                continue;
+            }
+            if (c == '"') inStr = true;
+            else if (c == '{') ++depth;
+            else if (c == '}' && --depth == 0) {
+                be = i;
+                break;
+            }
+        }
+        std::size_t d = ob;
+        while ((d = low.find("default", d)) != std::string::npos && d < be) {
+            std::size_t q = d + 7;
+            if (d > 0 && isIdent(s[d - 1])) {
+                d = q;
+                continue;
+            }
+            while (q < be && isBlank(s[q])) ++q;
+            if (q >= be || s[q] != '=') {
+                d = q;
+                continue;
+            }
+            ++q;
+            while (q < be && isBlank(s[q])) ++q;
+            std::size_t vb = q, ve = q;
+            if (startsWith(s, q, "<<")) {
+                std::size_t t = q + 2;
+                if (t < be && s[t] == '-') ++t;
+                std::size_t tb = t;
+                while (t < be && isIdent(s[t])) ++t;
+                std::string term = s.substr(tb, t - tb);
+                vb = std::min(lineEnd(s, t) + 1, s.size());
+                std::size_t l = vb;
+                ve = be;
+                while (l < be) {
+                    std::size_t le = lineEnd(s, l);
+                    std::size_t f = l;
+                    while (f < le && isBlank(s[f])) ++f;
+                    if (!term.empty() && s.compare(f, term.size(), term) == 0 && trimRight(s, f, le) == f + term.size()) {
+                        ve = l > vb ? l - 1 : l;  // keep the newline before the terminator
+                        break;
+                    }
+                    l = le + 1;
+                }
+            } else if (q < be && s[q] == '"') {
+                std::size_t k = q + 1;
+                while (k < be && s[k] != '"') k += (s[k] == '\\' ? 2 : 1);
+                vb = q + 1;
+                ve = std::min(k, be);
+            } else {
+                ve = trimRight(s, q, lineEnd(s, q));
+                std::string v = low.substr(vb, ve - vb);
+                if (v == "null" || v == "true" || v == "false" || v.empty() || v[0] == '{' || v[0] == '[') ve = vb;
+            }
+            if (ve > vb && !isPlaceholder(s, vb)) out.push_back({vb, ve, "terraform_secret_default"});
+            break;
+        }
+        pos = std::max(pos, ob + 1);
+    }
+}
+
+bool secretColumn(const std::string& header) {
+    for (const char* w : {"password", "passwd", "passphrase", "secret", "psk", "pre-shared", "api key", "api-key",
+                          "access key", "shared key", "private key", "token value", "pin"})
+        if (header.find(w) != std::string::npos) return header.find("public") == std::string::npos;
+    return false;
+}
+
+// Markdown tables whose header names a password/secret/key column: those cells go.
+void findTableColumns(const std::string& s, std::vector<Cand>& out) {
+    std::size_t pos = 0;
+    while (pos < s.size()) {
+        std::size_t le = lineEnd(s, pos);
+        std::size_t p = pos;
+        while (p < le && isBlank(s[p])) ++p;
+        if (p < le && s[p] == '|') {
+            // header cells
+            std::vector<bool> secretCol;
+            std::size_t c = p + 1;
+            while (c < le) {
+                std::size_t n = s.find('|', c);
+                if (n == std::string::npos || n > le) n = le;
+                secretCol.push_back(secretColumn(toLower(s.substr(c, n - c))));
+                c = n + 1;
+            }
+            bool any = std::find(secretCol.begin(), secretCol.end(), true) != secretCol.end();
+            std::size_t row = le + 1;
+            bool sepRow = row < s.size() && std::string_view(s).substr(row, lineEnd(s, row) - row).find("---") != std::string_view::npos;
+            if (!any || !sepRow) {
+                // Not a table with a secret column: skip the whole table.
+                while (row < s.size()) {
+                    std::size_t re = lineEnd(s, row);
+                    std::size_t r = row;
+                    while (r < re && isBlank(s[r])) ++r;
+                    if (r >= re || s[r] != '|') break;
+                    row = re + 1;
+                }
+                pos = row;
+                continue;
+            }
+            while (row < s.size()) {
+                std::size_t re = lineEnd(s, row);
+                std::size_t r = row;
+                while (r < re && isBlank(s[r])) ++r;
+                if (r >= re || s[r] != '|') break;
+                std::size_t cell = r + 1;
+                std::size_t col = 0;
+                bool separator = std::string_view(s).substr(r, re - r).find("---") != std::string_view::npos;
+                while (cell < re && !separator) {
+                    std::size_t n = s.find('|', cell);
+                    if (n == std::string::npos || n > re) n = re;
+                    if (col < secretCol.size() && secretCol[col]) {
+                        std::size_t vb = cell, ve = n;
+                        while (vb < ve && isBlank(s[vb])) ++vb;
+                        ve = trimRight(s, vb, ve);
+                        while (vb < ve && s[vb] == '`' && s[ve - 1] == '`') ++vb, --ve;
+                        if (ve > vb && !isPlaceholder(s, vb) && !stopWord(s.substr(vb, ve - vb)) &&
+                            s.substr(vb, ve - vb) != "-" && s[vb] != '(' && s[vb] != '<')
+                            out.push_back({vb, ve, "password"});
+                    }
+                    ++col;
+                    cell = n + 1;
+                }
+                row = re + 1;
+            }
+            pos = row;
+            continue;
+        }
+        pos = le + 1;
+    }
+}
+
+void findEmails(const std::string& s, std::vector<Cand>& out) {
+    std::size_t pos = 0;
+    while ((pos = s.find('@', pos)) != std::string::npos) {
+        std::size_t at = pos++;
+        std::size_t b = at;
+        while (b > 0 && (isAlnum(s[b - 1]) || std::strchr("._%+-", s[b - 1]))) --b;
+        std::size_t e = at + 1;
+        while (e < s.size() && (isAlnum(s[e]) || s[e] == '.' || s[e] == '-')) ++e;
+        while (e > at + 1 && (s[e - 1] == '.' || s[e - 1] == '-')) --e;
+        if (b == at || e <= at + 1) continue;
+        std::size_t dot = s.rfind('.', e - 1);
+        if (dot == std::string::npos || dot < at || e - dot < 3) continue;
+        bool tld = true;
+        for (std::size_t k = dot + 1; k < e; ++k) tld = tld && isAlpha(s[k]);
+        if (!tld) continue;
+        out.push_back({b, e, "email"});
+        pos = e;
+    }
+}
+
+void findIps(const std::string& s, std::vector<Cand>& out) {
+    std::size_t n = s.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!isDigit(s[i]) || (i > 0 && (isAlnum(s[i - 1]) || s[i - 1] == '.' || s[i - 1] == '_'))) continue;
+        std::size_t p = i;
+        int octets[4];
+        bool ok = true;
+        for (int k = 0; k < 4 && ok; ++k) {
+            std::size_t st = p;
+            int v = 0;
+            while (p < n && isDigit(s[p]) && p - st < 4) v = v * 10 + (s[p++] - '0');
+            if (p == st || p - st > 3 || v > 255) ok = false;
+            octets[k] = v;
+            if (ok && k < 3) {
+                if (p < n && s[p] == '.') ++p;
+                else ok = false;
+            }
+        }
+        if (!ok) continue;
+        if (p < n && (isAlnum(s[p]) || (s[p] == '.' && p + 1 < n && isDigit(s[p + 1])))) {
+            i = p;
+            continue;
+        }
+        bool skip = octets[0] == 255 || (octets[0] == 0 && octets[1] == 0 && octets[2] == 0 && octets[3] == 0);
+        if (!skip) out.push_back({i, p, "ip"});
+        i = p;
+    }
+}
+
+bool genericKind(const std::string& k) {
+    return k == "password" || k == "secret" || k == "token" || k == "api_key" || k == "access_key" ||
+           k == "high_entropy_secret" || k == "psk";
+}
+
+}  // namespace
+
+double shannonEntropy(const char* data, std::size_t n) {
+    if (n == 0) return 0.0;
+    int counts[256] = {0};
+    for (std::size_t i = 0; i < n; ++i) ++counts[static_cast<unsigned char>(data[i])];
+    double h = 0;
+    for (int c : counts)
+        if (c) {
+            double p = double(c) / double(n);
+            h -= p * std::log2(p);
+        }
+    return h;
+}
+
+std::string Anonymizer::placeholder(const std::string& kind, const std::string& value) {
+    auto& m = ids_[kind];
+    auto it = m.find(value);
+    int id = it == m.end() ? (m[value] = int(m.size()) + 1) : it->second;
+    std::string tag = kind == "ip" ? "IP" : kind == "email" ? "EMAIL" : toLower(kind);
+    return "[" + tag + "_" + std::to_string(id) + "]";
+}
+
+std::size_t Anonymizer::distinct(const std::string& kind) const {
+    auto it = ids_.find(kind);
+    return it == ids_.end() ? 0 : it->second.size();
+}
+
+ScrubResult scrubText(const std::string& raw, const ScrubOptions& options, Anonymizer* anonymizer) {
+    const std::string low = toLower(raw);
+    std::vector<Cand> c;
+    findPrivateKeys(raw, c);
+    findFortiGateSets(raw, c);
+    findKeyValueSecrets(raw, low, c);
+    findTokens(raw, low, c);
+    findArmDefaults(raw, low, c);
+    findTerraformDefaults(raw, low, c);
+    findAssignments(raw, low, c);
+    findTableColumns(raw, c);
+    findPasswordWords(raw, low, c);
+    findCanaries(raw, c);
+    findShapedSecrets(raw, low, options.entropyThreshold, c);
+
+    // Stable: on equal ranges the detector listed first names the kind.
+    std::stable_sort(c.begin(), c.end(), [](const Cand& a, const Cand& b) { return a.b != b.b ? a.b < b.b : a.e > b.e; });
+    std::vector<Cand> merged;
+    for (auto& x : c) {
+        if (x.e <= x.b) continue;
+        if (!merged.empty() && x.b < merged.back().e) {
+            // Same secret seen by a generic and a specific detector: keep the specific kind.
+            if (x.b == merged.back().b && genericKind(merged.back().kind) && !genericKind(x.kind))
+                merged.back().kind = x.kind;
+            merged.back().e = std::max(merged.back().e, x.e);
+            continue;
+        }
+        merged.push_back(x);
+    }
+    if (options.anonymizeIps || options.anonymizeEmails) {
+        std::vector<Cand> a;
+        if (options.anonymizeEmails) findEmails(raw, a);
+        if (options.anonymizeIps) findIps(raw, a);
+        std::sort(a.begin(), a.end(), [](const Cand& x, const Cand& y) { return x.b < y.b; });
+        std::vector<Cand> all;
+        all.reserve(merged.size() + a.size());
+        std::size_t j = 0;
+        for (auto& x : a) {
+            while (j < merged.size() && merged[j].e <= x.b) all.push_back(merged[j++]);
+            bool overlaps = (j < merged.size() && merged[j].b < x.e) || (!all.empty() && all.back().e > x.b);
+            if (!overlaps) all.push_back(x);
+        }
+        while (j < merged.size()) all.push_back(merged[j++]);
+        merged.swap(all);
+    }
+
+    ScrubResult r;
+    r.text.reserve(raw.size());
+    Anonymizer local;
+    Anonymizer* anon = anonymizer ? anonymizer : &local;
+    std::size_t at = 0;
+    for (auto& x : merged) {
+        r.text.append(raw, at, x.b - at);
+        std::string ph;
+        if (x.kind == "ip" || x.kind == "email") ph = anon->placeholder(x.kind, raw.substr(x.b, x.e - x.b));
+        else ph = "[REDACTED:" + x.kind + "]";
+        RedactionSpan sp;
+        sp.offset = r.text.size();
+        sp.length = ph.size();
+        sp.originalOffset = x.b;
+        sp.originalLength = x.e - x.b;
+        sp.newlinesRemoved = int(std::count(raw.begin() + long(x.b), raw.begin() + long(x.e), '\n'));
+        sp.kind = x.kind;
+        r.text += ph;
+        r.spans.push_back(sp);
+        ++r.counts[x.kind];
+        at = x.e;
+    }
+    r.text.append(raw, at, std::string::npos);
+    return r;
+}
+
+}  // namespace qcw
