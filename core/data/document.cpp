@@ -5,9 +5,11 @@
 #include "data/parsers.h"
 
 #include <nlohmann/json.hpp>
+#ifdef QCW_HAVE_POPPLER
 #include <poppler-document.h>
 #include <poppler-global.h>
 #include <poppler-page.h>
+#endif
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -152,6 +154,12 @@ std::string sniff(const std::string& bytes) {
 
 // ------------------------------------------------------------------------------ readers --
 
+#ifndef QCW_HAVE_POPPLER
+bool extractPdf(const std::string&, std::string&, std::string& reason, std::vector<std::string>&) {
+    reason = "this build has no PDF reader (built without poppler-cpp)";
+    return false;
+}
+#else
 void silencePoppler(const std::string&, void*) {}
 
 // PDF text, pages separated by form feeds. Returns false with a reason on failure.
@@ -193,6 +201,7 @@ bool extractPdf(const std::string& bytes, std::string& text, std::string& reason
     if (empty) warnings.push_back(std::to_string(empty) + " PDF page(s) without text");
     return true;
 }
+#endif
 
 std::string quoteIfNeeded(const std::string& v) {
     bool need = v.empty() || v.find_first_of(" \t\n;\"") != std::string::npos;
