@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "eval/evaluate.h"
+#include "eval/multiple_choice.h"
 #include "io/safetensors.h"
 #include "model/engine.h"
 #include "tokenizer/tokenizer.h"
@@ -40,32 +41,48 @@ QCW_COMMAND(70) {
     auto* i = sub->add_option("--ids", o->ids, "safetensors file with int64 input_ids [rows, length]");
     t->excludes(i);
     sub->add_option("--teacher", o->teacher, "Teacher model for top-1 agreement and KL");
-    sub->add_option("--mc", o->mc, "Multiple-choice JSONL (not available yet)");
+    sub->add_option("--mc", o->mc, "Multiple-choice JSONL: {\"question\",\"choices\":[...],\"answer\":index} per line");
     sub->add_option("--window", o->window, "Tokens per window (default: the context, at most 1024)");
     sub->add_option("--stride", o->stride, "New tokens per window (default: window / 2)");
     sub->add_option("--threads", o->threads, "CPU threads (0: all cores)");
     sub->add_flag("--json", o->json, "Print one JSON object on stdout");
     sub->callback([o] {
-        if (!o->mc.empty()) qcw::fail("--mc " + o->mc, "multiple-choice scoring is not implemented yet");
-        if (o->text.empty() && o->ids.empty()) qcw::fail("eval", "give --text FILE or --ids FILE.safetensors");
+        if (o->text.empty() && o->ids.empty() && o->mc.empty())
+            qcw::fail("eval", "give --text FILE, --ids FILE.safetensors or --mc FILE.jsonl");
         std::vector<std::vector<std::int64_t>> streams;
         if (!o->ids.empty()) {
             streams = idsFromSafetensors(o->ids);
-        } else {
+        } else if (!o->text.empty()) {
             auto tok = qcw::loadTokenizerForModel(o->model);
             if (!tok) qcw::fail(o->model, "--text needs a tokenizer (tokenizer.json) in the model directory; use --ids");
             auto enc = tok->encode(qcw::readTextFile(o->text, 1u << 30));
             streams.emplace_back(enc.ids.begin(), enc.ids.end());
+        }
+        std::vector<qcw::McItem> mc;
+        std::unique_ptr<qcw::Tokenizer> mcTok;
+        if (!o->mc.empty()) {
+            mc = qcw::loadMultipleChoice(o->mc);
+            mcTok = qcw::loadTokenizerForModel(o->model);
+            if (!mcTok) qcw::fail(o->model, "--mc needs a tokenizer (tokenizer.json) in the model directory");
         }
         auto& ctx = qcw::cli::interruptibleContext();
         auto model = qcw::Engine::load(o->model, {"cpu", "auto", o->threads}, ctx);
         qcw::PerplexityOptions po;
         po.window = o->window;
         po.stride = o->stride;
-        auto ppl = qcw::perplexity(*model, streams, po, ctx);
-        nlohmann::json j = {{"perplexity", ppl.perplexity}, {"mean_nll", ppl.meanNll}, {"tokens", ppl.tokens},
-                            {"params", model->parameterCount()}};
-        if (!o->teacher.empty()) {
+        nlohmann::json j = {{"params", model->parameterCount()}};
+        if (!streams.empty()) {
+            auto ppl = qcw::perplexity(*model, streams, po, ctx);
+            j["perplexity"] = ppl.perplexity;
+            j["mean_nll"] = ppl.meanNll;
+            j["tokens"] = ppl.tokens;
+        }
+        if (!mc.empty()) {
+            auto r = qcw::multipleChoice(*model, *mcTok, mc, ctx);
+            j["mc_accuracy"] = r.accuracy;
+            j["mc_count"] = r.count;
+        }
+        if (!o->teacher.empty() && !streams.empty()) {
             auto teacher = qcw::Engine::load(o->teacher, {"cpu", "auto", o->threads}, ctx);
             auto ag = qcw::teacherAgreement(*model, *teacher, streams, po, ctx);
             j["teacher_top1_agreement"] = ag.top1;
@@ -74,7 +91,11 @@ QCW_COMMAND(70) {
         if (o->json) {
             qcw::cli::printJson(j);
         } else {
-            std::printf("perplexity %.4f over %lld tokens", ppl.perplexity, static_cast<long long>(ppl.tokens));
+            if (j.contains("perplexity"))
+                std::printf("perplexity %.4f over %lld tokens", j["perplexity"].get<double>(), j["tokens"].get<long long>());
+            if (j.contains("mc_accuracy"))
+                std::printf("%smultiple choice %.4f over %lld questions", j.contains("perplexity") ? "; " : "",
+                            j["mc_accuracy"].get<double>(), j["mc_count"].get<long long>());
             if (j.contains("teacher_kl"))
                 std::printf("; teacher top-1 agreement %.4f, KL %.5f nats/token", j["teacher_top1_agreement"].get<double>(),
                             j["teacher_kl"].get<double>());

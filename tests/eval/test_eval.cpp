@@ -3,11 +3,16 @@
 // scores every token once.
 #include "common/error.h"
 #include "eval/evaluate.h"
+#include "eval/multiple_choice.h"
+#include "tokenizer/tokenizer.h"
 #include "model/engine.h"
 #include "model/engine_impl.h"
 
 #include <ATen/Parallel.h>
+#include <QTemporaryDir>
 #include <QtTest>
+
+#include <fstream>
 
 #include <cmath>
 
@@ -67,6 +72,46 @@ private slots:
         b->impl().model.lmHead = std::make_shared<DenseLinear>(at::zeros({320, 64}), at::zeros({320}));
         auto d = teacherAgreement(*a, *b, {stream(50, 4)});
         QVERIFY(d.klPerToken > 0.01);
+    }
+
+    void riggedLogitsMakeMultipleChoicePickTheRightAnswer() {
+        // A tokenizer in which " blue", " green", " red" and " yellow" are single tokens.
+        std::string corpus;
+        for (int i = 0; i < 50; ++i) corpus += "Answer: red blue green yellow. ";
+        BpeTrainerOptions to;
+        to.vocabSize = 300;
+        auto tok = trainBpe({corpus}, to).tokenizer;
+        const int blue = tok->encodeIds(" blue").at(0), green = tok->encodeIds(" green").at(0);
+        QCOMPARE(tok->encodeIds(" blue").size(), std::size_t(1));
+        QCOMPARE(tok->encodeIds(" green").size(), std::size_t(1));
+        // A model whose logits favour exactly those two tokens.
+        auto e = Engine::load(kTiny);
+        at::Tensor bias = at::zeros({320});
+        bias[blue] = 20.0;
+        bias[green] = 20.0;
+        e->impl().model.lmHead = std::make_shared<DenseLinear>(at::zeros({320, 64}), bias);
+        std::vector<McItem> items = {{"Which colour?", {"red", "blue"}, 1},
+                                     {"Which other colour?", {"green", "yellow", "red"}, 0},
+                                     {"And this one?", {"red", "yellow", "blue"}, 1}};  // the model will say blue
+        auto r = multipleChoice(*e, *tok, items);
+        QCOMPARE(r.count, std::int64_t(3));
+        QCOMPARE(r.predictions, (std::vector<int>{1, 0, 2}));
+        QVERIFY(std::fabs(r.accuracy - 2.0 / 3.0) < 1e-12);
+    }
+
+    void multipleChoiceFileErrorsNameTheLine() {
+        const QString path = QString(QCW_TEST_DATA) + "/domain-mc.jsonl";
+        auto items = loadMultipleChoice(path.toStdString());
+        QVERIFY(items.size() >= 60);
+        QTemporaryDir tmp;
+        const std::string bad = tmp.filePath("bad.jsonl").toStdString();
+        std::ofstream(bad) << "{\"question\":\"q\",\"choices\":[\"a\",\"b\"],\"answer\":0}\n{\"question\":\"q\",\"choices\":[\"a\"],\"answer\":0}\n";
+        try {
+            loadMultipleChoice(bad);
+            QFAIL("expected an error");
+        } catch (const Error& err) {
+            QVERIFY2(QString(err.what()).startsWith(QString::fromStdString(bad + ":2:")), err.what());
+        }
     }
 
     void badInputs() {
