@@ -1,5 +1,6 @@
 #include "ui/panes.h"
 
+#include "ui/pane_compression.h"
 #include "ui/pane_model.h"
 
 #include <QCoreApplication>
@@ -18,6 +19,8 @@ const std::vector<PaneInfo>& registeredPanes() {
     static const std::vector<PaneInfo> panes = {
         pane<ModelPane>("model", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Model"),
                         QT_TRANSLATE_NOOP("qcw::ui::Panes", "Open a model and inspect its layers")),
+        pane<CompressionPane>("compression", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Compression"),
+                              QT_TRANSLATE_NOOP("qcw::ui::Panes", "Search ranks and compress the open model")),
     };
     return panes;
 }

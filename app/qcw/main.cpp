@@ -3,20 +3,26 @@
 //   qcw [MODEL_DIR]                       open the window (and the model)
 //   qcw --screenshot FILE [--pane ID] [MODEL_DIR]
 //                                         render the window offscreen with the model loaded,
-//                                         write it as PNG, exit
+//                                         write it as PNG, exit; with --pane compression it
+//                                         first compresses the model (ranks by annealing) into a
+//                                         temporary folder so the plot and the table show
 //   qcw --list-plugins                    one line per plugin (none exist yet)
 //   qcw --version | --help
 #include "ui/main_window.h"
 #include "ui/model_session.h"
+#include "ui/pane_compression.h"
 #include "ui/theme.h"
 
 #include <QApplication>
+#include <QComboBox>
 #include <QCommandLineParser>
 #include <QDir>
 #include <QFileInfo>
+#include <QLineEdit>
 #include <QPixmap>
 #include <QSaveFile>
 #include <QSettings>
+#include <QTemporaryDir>
 #include <QTimer>
 
 #include <cstdio>
@@ -108,7 +114,7 @@ int main(int argc, char** argv) {
                                            QStringLiteral("Render the window offscreen with the model loaded, "
                                                           "write it to <file> as PNG and exit."),
                                            QStringLiteral("file"));
-    const QCommandLineOption paneOpt(QStringLiteral("pane"), QStringLiteral("Show pane <id> (model, ...)."),
+    const QCommandLineOption paneOpt(QStringLiteral("pane"), QStringLiteral("Show pane <id> (model, compression)."),
                                      QStringLiteral("id"));
     const QCommandLineOption themeOpt(QStringLiteral("theme"),
                                       QStringLiteral("Colour theme for this run: system, light or dark."),
@@ -174,12 +180,39 @@ int main(int argc, char** argv) {
     window.resize(1280, 820);
     window.show();
     int rc = 1;
-    QObject::connect(window.session(), &qcw::ui::ModelSession::modelLoaded, &window, [&] {
-        // Let the panes lay out the new model before grabbing.
+    auto grab = [&] {
+        // Let the panes lay out the new model (or the results) before grabbing.
         QTimer::singleShot(50, &window, [&] {
             rc = writeScreenshot(window, outPath) ? 0 : 1;
             QCoreApplication::exit(rc);
         });
+    };
+    // The compression pane is empty until it has run: compress with searched ranks into a
+    // throw-away folder first (about a second on tests/data/tiny-phi).
+    QTemporaryDir scratch;
+    auto* compression = window.currentPane() == QLatin1String("compression")
+                            ? qobject_cast<qcw::ui::CompressionPane*>(window.pane(QStringLiteral("compression")))
+                            : nullptr;
+    if (compression) {
+        QObject::connect(compression, &qcw::ui::CompressionPane::jobFinished, &window,
+                         [&](bool ok, const QString& message) {
+                             if (!ok) printErr(QStringLiteral("compression: %1").arg(message));
+                             grab();  // errors show in the pane too
+                         });
+    }
+    QObject::connect(window.session(), &qcw::ui::ModelSession::modelLoaded, &window, [&] {
+        if (!compression || !scratch.isValid()) {
+            grab();
+            return;
+        }
+        if (auto* solver = compression->findChild<QComboBox*>(QStringLiteral("solver-combo"))) {
+            const int anneal = solver->findData(QStringLiteral("anneal"));
+            if (anneal >= 0) solver->setCurrentIndex(anneal);
+        }
+        if (auto* out = compression->findChild<QLineEdit*>(QStringLiteral("output-dir")))
+            out->setText(QDir::toNativeSeparators(scratch.filePath(QStringLiteral("compressed"))));
+        compression->startCompression(false);
+        if (!compression->isBusy()) grab();  // nothing started (e.g. an already compressed model)
     });
     QObject::connect(window.session(), &qcw::ui::ModelSession::loadFailed, &window,
                      [&](const QString&, const QString& message) {

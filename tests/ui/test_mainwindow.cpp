@@ -94,15 +94,18 @@ private slots:
 
     void onlyRealPanesExist() {
         MainWindow w(quietOptions());
-        QCOMPARE(w.paneIds(), QStringList{QStringLiteral("model")});
-        QCOMPARE(static_cast<int>(qcw::ui::registeredPanes().size()), 1);
+        QCOMPARE(w.paneIds(), (QStringList{QStringLiteral("model"), QStringLiteral("compression")}));
+        QCOMPARE(static_cast<int>(qcw::ui::registeredPanes().size()), 2);
         QVERIFY(w.findChild<QWidget*>(QStringLiteral("pane-model")));
+        QVERIFY(w.findChild<QWidget*>(QStringLiteral("pane-compression")));
         auto* list = w.findChild<QListWidget*>(QStringLiteral("pane-list"));
         QVERIFY(list);
-        QCOMPARE(list->count(), 1);
+        QCOMPARE(list->count(), 2);
         QVERIFY(w.showPane(QStringLiteral("model")));
         QCOMPARE(w.currentPane(), QStringLiteral("model"));
-        QVERIFY(!w.showPane(QStringLiteral("compression")));  // not built yet: no fake pane
+        QVERIFY(w.showPane(QStringLiteral("compression")));
+        QCOMPARE(w.currentPane(), QStringLiteral("compression"));
+        QVERIFY(!w.showPane(QStringLiteral("training")));  // not built yet: no fake pane
     }
 
     void opensTinyModelAndShowsLayers() {

@@ -1,0 +1,430 @@
+// The compression pane, offscreen, on tests/data/tiny-phi: disabled without a model, the
+// kept-fraction slider and its target, compressing into a folder (progress, per-layer table,
+// compression.json, GUI latency), a live rank search plot, cancellation within a second (a
+// slow search function stands in for a long solver run), errors in the pane and the status
+// bar, the replace confirmation, and `qcw --screenshot --pane compression`.
+#include "io/inventory.h"
+#include "ui/format.h"
+#include "ui/main_window.h"
+#include "ui/model_session.h"
+#include "ui/pane_compression.h"
+
+#include "common/error.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFileInfo>
+#include <QImage>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QProcess>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSlider>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTimer>
+#include <QtTest>
+
+#include <qcustomplot.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <memory>
+
+using qcw::ui::CompressionPane;
+using qcw::ui::MainWindow;
+
+namespace {
+
+QString tinyDir() { return QFileInfo(QStringLiteral(QCW_TEST_DATA "/tiny-phi")).canonicalFilePath(); }
+
+MainWindow::Options quietOptions() {
+    MainWindow::Options o;
+    o.persistState = false;
+    o.errorDialogs = false;
+    return o;
+}
+
+template <typename T>
+T* child(const QWidget& w, const char* name) {
+    return w.findChild<T*>(QString::fromLatin1(name));
+}
+
+CompressionPane* paneOf(const MainWindow& w) {
+    return qobject_cast<CompressionPane*>(w.pane(QStringLiteral("compression")));
+}
+
+bool idle(const MainWindow& w) {
+    auto* pane = paneOf(w);
+    return pane && !pane->isBusy() && child<QPushButton>(w, "compress-button")->isEnabled() &&
+           !child<QPushButton>(w, "cancel-button")->isEnabled();
+}
+
+void selectData(QComboBox* combo, const char* id) {
+    const int i = combo->findData(QString::fromLatin1(id));
+    QVERIFY2(i >= 0, id);
+    combo->setCurrentIndex(i);
+}
+
+// Measures the largest gap between 10 ms timer ticks on the GUI thread.
+class LatencyProbe {
+public:
+    LatencyProbe() {
+        clock_.start();
+        timer_.setInterval(10);
+        QObject::connect(&timer_, &QTimer::timeout, [this] {
+            const qint64 now = clock_.elapsed();
+            maxGap_ = std::max(maxGap_, now - last_);
+            last_ = now;
+        });
+        timer_.start();
+    }
+    qint64 maxGap() const { return maxGap_; }
+
+private:
+    QElapsedTimer clock_;
+    QTimer timer_;
+    qint64 last_ = 0, maxGap_ = 0;
+};
+
+}  // namespace
+
+class TestCompressionPane : public QObject {
+    Q_OBJECT
+
+    std::unique_ptr<MainWindow> openTiny() {
+        auto w = std::make_unique<MainWindow>(quietOptions());
+        w->resize(1200, 800);
+        w->show();
+        w->openModel(tinyDir());
+        [&] { QTRY_VERIFY_WITH_TIMEOUT(w->session()->hasModel() && !w->session()->isLoading(), 20000); }();
+        w->showPane(QStringLiteral("compression"));
+        return w;
+    }
+
+private slots:
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName(QStringLiteral("qcw"));
+        QCoreApplication::setApplicationName(QStringLiteral("qcw-test_compression_pane"));
+        QVERIFY2(QFileInfo::exists(tinyDir() + QStringLiteral("/config.json")), qPrintable(tinyDir()));
+    }
+    void init() { QSettings().clear(); }
+    void cleanupTestCase() { QSettings().clear(); }
+
+    void disabledWithoutModel() {
+        MainWindow w(quietOptions());
+        w.show();
+        QVERIFY(w.showPane(QStringLiteral("compression")));
+        QVERIFY(paneOf(w));
+        QCOMPARE(paneOf(w)->objectName(), QStringLiteral("pane-compression"));
+        auto* hint = child<QLabel>(w, "compression-hint");
+        QVERIFY(hint);
+        QTRY_VERIFY(hint->isVisible());
+        QVERIFY(hint->text().contains(QStringLiteral("No model is open")));
+        for (const char* name : {"keep-slider", "method-combo", "solver-combo", "output-dir", "search-button",
+                                 "compress-button", "cancel-button"}) {
+            auto* widget = child<QWidget>(w, name);
+            QVERIFY2(widget, name);
+            QVERIFY2(!widget->isEnabled(), name);
+        }
+    }
+
+    void sliderShowsTarget() {
+        auto w = openTiny();
+        auto* slider = child<QSlider>(*w, "keep-slider");
+        auto* target = child<QLabel>(*w, "keep-target");
+        QVERIFY(slider && target);
+        QTRY_VERIFY(slider->isVisible() && slider->isEnabled());
+        QVERIFY(!child<QLabel>(*w, "compression-hint")->isVisible());
+        QCOMPARE(slider->minimum(), 5);
+        QCOMPARE(slider->maximum(), 100);
+        QCOMPARE(slider->value(), 30);
+        const std::int64_t params = w->session()->model()->params;
+        auto targetFor = [&](int pct) {
+            return qcw::ui::formatCount(static_cast<std::int64_t>(std::llround(double(params) * pct / 100.0)));
+        };
+        QVERIFY2(target->text().contains(targetFor(30)), qPrintable(target->text()));
+        QVERIFY(target->text().contains(qcw::ui::formatCount(params)));
+        auto* out = child<QLineEdit>(*w, "output-dir");
+        QCOMPARE(QDir::fromNativeSeparators(out->text()), tinyDir() + QStringLiteral("-compressed-30"));
+
+        slider->setFocus();
+        QTest::keyClick(slider, Qt::Key_PageUp);  // +5
+        QCOMPARE(slider->value(), 35);
+        QVERIFY2(target->text().contains(targetFor(35)), qPrintable(target->text()));
+        QCOMPARE(QDir::fromNativeSeparators(out->text()), tinyDir() + QStringLiteral("-compressed-35"));
+        slider->setValue(50);
+        QVERIFY(target->text().contains(targetFor(50)));
+        QVERIFY(target->text().contains(QStringLiteral("50 %")));
+
+        // A folder the user typed stays when the slider moves.
+        QTest::keyClicks(out, QStringLiteral("x"));
+        const QString typed = out->text();
+        slider->setValue(40);
+        QCOMPARE(out->text(), typed);
+    }
+
+    void compressesIntoFolder() {
+        auto w = openTiny();
+        QTemporaryDir tmp;
+        QVERIFY(tmp.isValid());
+        const QString outDir = tmp.filePath(QStringLiteral("tiny-svd"));
+        child<QLineEdit>(*w, "output-dir")->setText(outDir);
+        selectData(child<QComboBox>(*w, "method-combo"), "svd");
+        selectData(child<QComboBox>(*w, "solver-combo"), "");
+        auto* progress = child<QProgressBar>(*w, "job-progress");
+        auto* table = child<QTableWidget>(*w, "layer-results");
+        QVERIFY(progress && table);
+
+        QSignalSpy finished(paneOf(*w), &CompressionPane::jobFinished);
+        // The worker's own reports bring the bar to its end (while the job is still running,
+        // before the pane marks it done).
+        bool reachedEndWhileBusy = false;
+        QObject::connect(progress, &QProgressBar::valueChanged, progress, [&](int v) {
+            if (paneOf(*w)->isBusy() && progress->maximum() > 1 && v == progress->maximum())
+                reachedEndWhileBusy = true;
+        });
+        LatencyProbe probe;
+        QTest::mouseClick(child<QPushButton>(*w, "compress-button"), Qt::LeftButton);
+        QVERIFY(paneOf(*w)->isBusy());
+        QVERIFY(child<QPushButton>(*w, "cancel-button")->isEnabled());
+        QVERIFY(!child<QPushButton>(*w, "compress-button")->isEnabled());
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 120000);
+        QVERIFY2(finished.at(0).at(0).toBool(), qPrintable(finished.at(0).at(1).toString()));
+        QVERIFY2(probe.maxGap() < 100,
+                 qPrintable(QStringLiteral("GUI thread stalled for %1 ms while compressing").arg(probe.maxGap())));
+        QVERIFY(idle(*w));
+
+        // Progress reached the end; the table lists 18 decoder matrices + lm_head.
+        QVERIFY(progress->maximum() > 0);
+        QCOMPARE(progress->value(), progress->maximum());
+        QVERIFY(reachedEndWhileBusy);
+        QCOMPARE(table->rowCount(), 19);
+        QStringList names;
+        for (int r = 0; r < table->rowCount(); ++r) {
+            names << table->item(r, 0)->text();
+            QCOMPARE(table->item(r, 1)->text(), QStringLiteral("svd"));
+            QVERIFY(!table->item(r, 2)->text().isEmpty());
+            QVERIFY(!table->item(r, 5)->text().isEmpty());
+        }
+        QVERIFY(names.contains(QStringLiteral("lm_head")));
+        QVERIFY(names.contains(QStringLiteral("model.layers.2.mlp.fc2")));
+        QVERIFY(QFileInfo::exists(outDir + QStringLiteral("/compression.json")));
+        QVERIFY(QFileInfo::exists(outDir + QStringLiteral("/config.json")));
+        const QString summary = child<QLabel>(*w, "compression-summary")->text();
+        QVERIFY2(summary.contains(qcw::ui::formatCount(w->session()->model()->params)), qPrintable(summary));
+        QVERIFY(summary.contains(QStringLiteral("ratio")));
+        QVERIFY(!child<QLabel>(*w, "compression-error")->isVisible());
+        QVERIFY(child<QPushButton>(*w, "open-result")->isEnabled());
+
+        // Compressing again into the now non-empty folder asks first; Cancel starts nothing.
+        QTest::mouseClick(child<QPushButton>(*w, "compress-button"), Qt::LeftButton);
+        QMessageBox* box = nullptr;
+        QTRY_VERIFY((box = w->findChild<QMessageBox*>(QStringLiteral("confirm-replace"))) && box->isVisible());
+        QVERIFY(!paneOf(*w)->isBusy());
+        box->button(QMessageBox::Cancel)->click();
+        QTRY_VERIFY(!w->findChild<QMessageBox*>(QStringLiteral("confirm-replace")));
+        QVERIFY(!paneOf(*w)->isBusy());
+        QCOMPARE(finished.count(), 1);
+
+        // Yes replaces the folder's contents.
+        QFile stale(outDir + QStringLiteral("/stale.txt"));
+        QVERIFY(stale.open(QIODevice::WriteOnly));
+        stale.close();
+        QTest::mouseClick(child<QPushButton>(*w, "compress-button"), Qt::LeftButton);
+        QTRY_VERIFY((box = w->findChild<QMessageBox*>(QStringLiteral("confirm-replace"))) && box->isVisible());
+        box->button(QMessageBox::Yes)->click();
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, 120000);
+        QVERIFY2(finished.at(1).at(0).toBool(), qPrintable(finished.at(1).at(1).toString()));
+        QVERIFY(QFileInfo::exists(outDir + QStringLiteral("/compression.json")));
+        QVERIFY(!QFileInfo::exists(outDir + QStringLiteral("/stale.txt")));
+    }
+
+    void settingsPersist() {
+        {
+            MainWindow w;  // persists its state
+            w.show();
+            QVERIFY(w.showPane(QStringLiteral("compression")));
+            child<QSlider>(w, "keep-slider")->setValue(45);
+            selectData(child<QComboBox>(w, "method-combo"), "asvd");
+            selectData(child<QComboBox>(w, "solver-combo"), "sqa");
+            child<QCheckBox>(w, "calibrate-random")->setChecked(true);
+            w.close();
+        }
+        MainWindow again;
+        QCOMPARE(again.currentPane(), QStringLiteral("compression"));
+        QCOMPARE(child<QSlider>(again, "keep-slider")->value(), 45);
+        QCOMPARE(child<QComboBox>(again, "method-combo")->currentData().toString(), QStringLiteral("asvd"));
+        QCOMPARE(child<QComboBox>(again, "solver-combo")->currentData().toString(), QStringLiteral("sqa"));
+        QVERIFY(child<QCheckBox>(again, "calibrate-random")->isChecked());
+    }
+
+    void rankSearchPlotsPoints() {
+        auto w = openTiny();
+        selectData(child<QComboBox>(*w, "method-combo"), "svd");
+        selectData(child<QComboBox>(*w, "solver-combo"), "anneal");
+        auto* search = child<QPushButton>(*w, "search-button");
+        QVERIFY(search->isEnabled());
+        auto* plot = child<QCustomPlot>(*w, "rank-plot");
+        QVERIFY(plot);
+        QCOMPARE(plot->graph(0)->dataCount(), 0);
+        QSignalSpy finished(paneOf(*w), &CompressionPane::jobFinished);
+        QTest::mouseClick(search, Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 60000);
+        QVERIFY2(finished.at(0).at(0).toBool(), qPrintable(finished.at(0).at(1).toString()));
+        QVERIFY(idle(*w));
+        QVERIFY2(plot->graph(0)->dataCount() >= 10, qPrintable(QString::number(plot->graph(0)->dataCount())));
+        QVERIFY(plot->graph(1)->dataCount() >= 10);
+        // The best objective never rises.
+        double last = std::numeric_limits<double>::infinity();
+        for (auto it = plot->graph(1)->data()->constBegin(); it != plot->graph(1)->data()->constEnd(); ++it) {
+            QVERIFY(it->value <= last + 1e-12);
+            last = it->value;
+        }
+        QVERIFY(child<QLabel>(*w, "compression-summary")->text().contains(QStringLiteral("anneal")));
+        QCOMPARE(child<QTableWidget>(*w, "layer-results")->rowCount(), 0);  // nothing compressed
+
+        // Uniform: nothing to search.
+        selectData(child<QComboBox>(*w, "solver-combo"), "");
+        QVERIFY(!search->isEnabled());
+        // Tensor methods take no searched ranks.
+        selectData(child<QComboBox>(*w, "solver-combo"), "greedy");
+        selectData(child<QComboBox>(*w, "method-combo"), "tucker");
+        QVERIFY(!search->isEnabled());
+        QVERIFY(!child<QComboBox>(*w, "solver-combo")->isEnabled());
+    }
+
+    void searchedRanksWithCalibration() {
+        auto w = openTiny();
+        QTemporaryDir tmp;
+        QVERIFY(tmp.isValid());
+        child<QLineEdit>(*w, "output-dir")->setText(tmp.filePath(QStringLiteral("tiny-asvd")));
+        selectData(child<QComboBox>(*w, "method-combo"), "asvd");
+        selectData(child<QComboBox>(*w, "solver-combo"), "greedy");
+        child<QCheckBox>(*w, "calibrate-random")->setChecked(true);
+        QSignalSpy finished(paneOf(*w), &CompressionPane::jobFinished);
+        QTest::mouseClick(child<QPushButton>(*w, "compress-button"), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 120000);
+        QVERIFY2(finished.at(0).at(0).toBool(), qPrintable(finished.at(0).at(1).toString()));
+        auto* table = child<QTableWidget>(*w, "layer-results");
+        QCOMPARE(table->rowCount(), 19);
+        for (int r = 0; r < table->rowCount(); ++r) {
+            QCOMPARE(table->item(r, 1)->text(), QStringLiteral("asvd"));
+            QVERIFY(table->item(r, 6)->text() != QStringLiteral("\u2014"));  // an output error
+        }
+        QVERIFY(child<QCustomPlot>(*w, "rank-plot")->graph(0)->dataCount() > 0);
+        QFile json(tmp.filePath(QStringLiteral("tiny-asvd/compression.json")));
+        QVERIFY(json.open(QIODevice::ReadOnly));
+        QVERIFY(json.readAll().contains("greedy"));
+    }
+
+    void cancelReturnsToIdleWithinOneSecond() {
+        auto w = openTiny();
+        auto* pane = paneOf(*w);
+        // A search that runs until cancelled and reports as fast as it can (a flood the pane
+        // must throttle), like a solver with very many sweeps.
+        auto stopped = std::make_shared<std::atomic<bool>>(false);
+        auto reports = std::make_shared<std::atomic<long long>>(0);
+        pane->setSearchFunction([stopped, reports](const std::string&, const qcw::RankSearchOptions& o,
+                                                   qcw::RunContext& ctx) {
+            long long i = 0;
+            while (!ctx.isCancelled()) {
+                ++i;
+                ctx.report("rank:" + o.solver, i, 0, {{"energy", 1.0 + 1.0 / double(i)}, {"best", 1.0}});
+                reports->store(i);
+            }
+            stopped->store(true);
+            qcw::RankSearchResult r;  // like the solvers: the best so far, not an exception
+            r.solver = o.solver;
+            return r;
+        });
+        selectData(child<QComboBox>(*w, "solver-combo"), "anneal");
+        QSignalSpy finished(pane, &CompressionPane::jobFinished);
+        LatencyProbe probe;
+        QTest::mouseClick(child<QPushButton>(*w, "search-button"), Qt::LeftButton);
+        QVERIFY(pane->isBusy());
+        auto* plot = child<QCustomPlot>(*w, "rank-plot");
+        QTRY_VERIFY(plot->graph(0)->dataCount() > 1000 && reports->load() > 100000);
+        QVERIFY2(probe.maxGap() < 100,
+                 qPrintable(QStringLiteral("GUI thread stalled for %1 ms under a progress flood").arg(probe.maxGap())));
+
+        QElapsedTimer clock;
+        clock.start();
+        QTest::mouseClick(child<QPushButton>(*w, "cancel-button"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(idle(*w), 1000);
+        QVERIFY2(clock.elapsed() < 1000, qPrintable(QString::number(clock.elapsed())));
+        QTRY_VERIFY_WITH_TIMEOUT(stopped->load(), 1000);  // the worker itself stopped
+        QCOMPARE(finished.count(), 1);
+        QVERIFY(!finished.at(0).at(0).toBool());
+        QVERIFY(child<QLabel>(*w, "job-status")->text().contains(QStringLiteral("Cancelled")));
+        QVERIFY(pane->lastError().isEmpty());
+        // The cancelled job's late result is dropped: nothing changes afterwards.
+        QTest::qWait(0);
+        QCOMPARE(finished.count(), 1);
+        QVERIFY(!child<QLabel>(*w, "compression-error")->isVisible());
+    }
+
+    void errorsShowInPaneAndStatusBar() {
+        auto w = openTiny();
+        QTemporaryDir tmp;
+        QVERIFY(tmp.isValid());
+        const QString outDir = tmp.filePath(QStringLiteral("never"));
+        child<QLineEdit>(*w, "output-dir")->setText(outDir);
+        // Activation-aware SVD without calibration: core refuses with a one-line error.
+        selectData(child<QComboBox>(*w, "method-combo"), "asvd");
+        selectData(child<QComboBox>(*w, "solver-combo"), "");
+        child<QCheckBox>(*w, "calibrate-random")->setChecked(false);
+        QSignalSpy finished(paneOf(*w), &CompressionPane::jobFinished);
+        QTest::mouseClick(child<QPushButton>(*w, "compress-button"), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 60000);
+        QVERIFY(!finished.at(0).at(0).toBool());
+        auto* error = child<QLabel>(*w, "compression-error");
+        QVERIFY(error->isVisible());
+        QVERIFY2(error->text().contains(QStringLiteral("calibration")), qPrintable(error->text()));
+        QVERIFY(w->statusBar()->currentMessage().contains(QStringLiteral("calibration")));
+        QVERIFY(idle(*w));
+        QVERIFY(!QFileInfo::exists(outDir));
+
+        // A failing search function: its qcw::Error text, no crash.
+        paneOf(*w)->setSearchFunction([](const std::string&, const qcw::RankSearchOptions&, qcw::RunContext&)
+                                          -> qcw::RankSearchResult { qcw::fail("solver", "exploded on purpose"); });
+        selectData(child<QComboBox>(*w, "method-combo"), "svd");
+        selectData(child<QComboBox>(*w, "solver-combo"), "exact");
+        QTest::mouseClick(child<QPushButton>(*w, "search-button"), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, 60000);
+        QVERIFY(error->text().contains(QStringLiteral("exploded on purpose")));
+        QVERIFY(w->statusBar()->currentMessage().contains(QStringLiteral("exploded on purpose")));
+        QVERIFY(idle(*w));
+    }
+
+    void screenshotOfThePane() {
+        const QString bin = QStringLiteral(QCW_BIN_DIR "/qcw");
+        if (!QFileInfo(bin).isExecutable()) QSKIP("qcw is not built in QCW_BIN_DIR");
+        QTemporaryDir out;
+        QVERIFY(out.isValid());
+        const QString png = out.filePath(QStringLiteral("compression.png"));
+        QProcess p;
+        QElapsedTimer clock;
+        clock.start();
+        p.start(bin, {QStringLiteral("--screenshot"), png, QStringLiteral("--pane"), QStringLiteral("compression"),
+                      tinyDir()});
+        QVERIFY(p.waitForFinished(120000));
+        QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, p.readAllStandardError().constData());
+        const QImage image(png);
+        QVERIFY(!image.isNull());
+        QVERIFY(image.width() >= 1000 && image.height() >= 600);
+        qInfo("qcw --screenshot --pane compression took %lld ms", static_cast<long long>(clock.elapsed()));
+    }
+};
+
+QTEST_MAIN(TestCompressionPane)
+#include "test_compression_pane.moc"

@@ -1,0 +1,872 @@
+#include "ui/pane_compression.h"
+
+#include "ui/async.h"
+#include "ui/format.h"
+#include "ui/model_session.h"
+
+#include "common/error.h"
+#include "io/inventory.h"
+
+#include <QAction>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMainWindow>
+#include <QMessageBox>
+#include <QPointer>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSlider>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTableWidget>
+#include <QTimer>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+#include <qcustomplot.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <vector>
+
+namespace qcw::ui {
+
+namespace {
+
+constexpr int kMinFlushMs = 33;             // at most ~30 UI updates a second
+// Plot points a worker may buffer between two flushes. The solvers report about a hundred
+// points a run; a flood beyond this keeps overwriting the newest point instead.
+constexpr std::size_t kMaxBufferedPoints = 2000;
+
+struct MethodItem {
+    const char* id;
+    const char* label;
+    const char* tip;
+};
+const MethodItem kMethods[] = {
+    {"svd", QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "SVD"),
+     QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Truncated SVD of every matrix")},
+    {"asvd", QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Activation-aware SVD"),
+     QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "SVD whitened by calibration activations (needs calibration)")},
+    {"tucker", QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Tucker (Q/K/V per layer)"),
+     QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Q, K and V of each layer as one Tucker-2 stack with shared bases")},
+    {"tucker-xl", QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Tucker (across layers)"),
+     QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Each matrix type across all layers as one Tucker-2 stack")},
+    {"tt", QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Tensor train"),
+     QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Tensor-train (MPO) for fc1, fc2 and lm_head; SVD elsewhere")},
+    {"auto", QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Auto"),
+     QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Per group, the candidate with the lowest error at its budget")},
+};
+
+struct SolverItem {
+    const char* id;  // empty: uniform ranks, no search
+    const char* label;
+    const char* tip;
+};
+const SolverItem kSolvers[] = {
+    {"", QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Uniform (no search)"),
+     QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Every matrix keeps the same fraction of its parameters")},
+    {"exact", QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Exact (dynamic programming)"),
+     QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Optimal allocation by dynamic programming over the budget")},
+    {"greedy", QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Greedy"),
+     QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Best error reduction per parameter first")},
+    {"anneal", QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Simulated annealing"),
+     QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Simulated annealing on the allocation QUBO")},
+    {"sqa", QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Simulated quantum annealing"),
+     QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Path-integral quantum annealing with coupled replicas")},
+};
+
+QString tr(const char* text) { return QCoreApplication::translate("qcw::ui::CompressionPane", text); }
+
+bool searchableMethod(const QString& method) {
+    return method == QLatin1String("svd") || method == QLatin1String("asvd");
+}
+
+QString stageLabel(const std::string& stage) {
+    if (stage == "spectra") return tr("Computing spectra");
+    if (stage == "compress") return tr("Compressing");
+    if (stage == "load") return tr("Loading the model");
+    if (stage.rfind("rank:", 0) == 0)
+        return tr("Searching ranks (%1)").arg(QString::fromStdString(stage.substr(5)));
+    return QString::fromStdString(stage);
+}
+
+QString errorText(double e) {
+    if (!(e >= 0) || !std::isfinite(e)) return QStringLiteral("\u2014");
+    return QLocale().toString(e, 'g', 4);
+}
+
+QString ranksText(const std::vector<int>& ranks) {
+    QStringList parts;
+    for (int r : ranks) parts << QString::number(r);
+    return parts.join(QStringLiteral(", "));
+}
+
+// One point of the rank search's live plot.
+struct PlotPoint {
+    double iteration = 0, energy = 0, best = 0;
+};
+
+// What a worker has reported since the GUI last looked. The worker appends under the mutex
+// and posts one flush at a time (pending); the GUI takes everything at once.
+struct Feed {
+    std::mutex mutex;
+    std::optional<qcw::Progress> latest;
+    std::vector<PlotPoint> points;
+    std::atomic<bool> pending{false};
+};
+
+// What a job hands back.
+struct JobResult {
+    std::optional<qcw::RankSearchResult> search;
+    std::optional<qcw::CompressionReport> report;
+    QString outDir;
+    double seconds = 0;
+};
+
+}  // namespace
+
+struct CompressionPane::Impl {
+    CompressionPane* q = nullptr;
+    ModelSession* session = nullptr;
+    SearchFn searchFn = [](const std::string& dir, const qcw::RankSearchOptions& o, qcw::RunContext& ctx) {
+        return qcw::searchRanks(dir, o, ctx);
+    };
+    CompressFn compressFn = [](const std::string& dir, const std::string& out, const qcw::CompressOptions& o,
+                               qcw::RunContext& ctx, bool replace) {
+        return qcw::compressModelDir(dir, out, o, ctx, replace);
+    };
+
+    QLabel* hint = nullptr;
+    QWidget* controls = nullptr;
+    QSlider* keep = nullptr;
+    QLabel* keepLabel = nullptr;
+    QComboBox* method = nullptr;
+    QComboBox* solver = nullptr;
+    QCheckBox* calibrate = nullptr;
+    QCheckBox* randomized = nullptr;
+    QLineEdit* output = nullptr;
+    QToolButton* browse = nullptr;
+    QPushButton* searchButton = nullptr;
+    QPushButton* compressButton = nullptr;
+    QPushButton* cancelButton = nullptr;
+    QPushButton* openResult = nullptr;
+    QProgressBar* progress = nullptr;
+    QLabel* status = nullptr;
+    QLabel* error = nullptr;
+    QCustomPlot* plot = nullptr;
+    QCPItemStraightLine* uniformLine = nullptr;
+    QTableWidget* table = nullptr;
+    QLabel* summary = nullptr;
+    QPointer<QMessageBox> confirmBox;
+
+    bool busy = false;
+    bool outputEdited = false;  // the user typed or chose a folder: keep it
+    quint64 generation = 0;
+    QString lastError;
+    QString lastOutDir;
+    QElapsedTimer sinceFlush;
+    QElapsedTimer jobClock;
+    double plotMin = std::numeric_limits<double>::infinity();
+    double plotMax = -std::numeric_limits<double>::infinity();
+    double plotLastX = 0;
+    Jobs jobs;  // last: destroyed (cancelled and waited for) first
+
+    void build();
+    QWidget* buildControls();
+    QWidget* buildResults();
+    void onModelChanged();
+    void updateTarget();
+    void updateDefaultOutput();
+    void updateEnabled();
+    void setBusy(bool on);
+    QString methodId() const { return method->currentData().toString(); }
+    QString solverId() const { return solver->currentData().toString(); }
+    int keepPercent() const { return keep->value(); }
+    bool modelUsable() const;
+
+    void start(bool withCompression, bool replace);
+    void flush(const std::shared_ptr<Feed>& feed, quint64 gen, bool force);
+    void applyProgress(const qcw::Progress& p);
+    void appendPoints(const std::vector<PlotPoint>& points);
+    void clearPlot();
+    void finished(quint64 gen, Outcome<JobResult> out);
+    void showSearch(const qcw::RankSearchResult& r);
+    void showReport(const qcw::CompressionReport& r, const QString& outDir, double seconds);
+    void showError(const QString& message);
+    void showStatusBar(const QString& message);
+};
+
+CompressionPane::CompressionPane(const PaneContext& context, QWidget* parent)
+    : Pane(context, parent), d(std::make_unique<Impl>()) {
+    d->q = this;
+    d->session = context.session;
+    d->build();
+    connect(d->session, &ModelSession::modelLoaded, this, [this] { d->onModelChanged(); });
+    connect(d->session, &ModelSession::loadingChanged, this, [this] { d->updateEnabled(); });
+    connect(d->session, &ModelSession::loadFailed, this, [this] { d->updateEnabled(); });
+    d->onModelChanged();
+}
+
+CompressionPane::~CompressionPane() = default;
+
+void CompressionPane::setSearchFunction(SearchFn fn) { d->searchFn = std::move(fn); }
+void CompressionPane::setCompressFunction(CompressFn fn) { d->compressFn = std::move(fn); }
+bool CompressionPane::isBusy() const { return d->busy; }
+QString CompressionPane::lastError() const { return d->lastError; }
+
+void CompressionPane::saveSettings(QSettings& s) const {
+    s.setValue(QStringLiteral("keepPercent"), d->keep->value());
+    s.setValue(QStringLiteral("method"), d->methodId());
+    s.setValue(QStringLiteral("solver"), d->solverId());
+    s.setValue(QStringLiteral("calibrate"), d->calibrate->isChecked());
+    s.setValue(QStringLiteral("randomized"), d->randomized->isChecked());
+}
+
+void CompressionPane::restoreSettings(QSettings& s) {
+    d->keep->setValue(s.value(QStringLiteral("keepPercent"), d->keep->value()).toInt());
+    const int m = d->method->findData(s.value(QStringLiteral("method"), d->methodId()).toString());
+    if (m >= 0) d->method->setCurrentIndex(m);
+    const int so = d->solver->findData(s.value(QStringLiteral("solver"), d->solverId()).toString());
+    if (so >= 0) d->solver->setCurrentIndex(so);
+    d->calibrate->setChecked(s.value(QStringLiteral("calibrate"), false).toBool());
+    d->randomized->setChecked(s.value(QStringLiteral("randomized"), false).toBool());
+}
+
+void CompressionPane::startSearch() {
+    if (d->busy || !d->modelUsable()) return;
+    d->start(false, false);
+}
+
+void CompressionPane::startCompression(bool confirmReplace) {
+    if (d->busy || !d->modelUsable()) return;
+    const QString out = d->output->text().trimmed();
+    if (out.isEmpty()) {
+        d->showError(tr("Choose an output folder."));
+        return;
+    }
+    const QFileInfo info(out);
+    const bool nonEmpty = info.isDir() && !QDir(out).isEmpty(QDir::AllEntries | QDir::NoDotAndDotDot | QDir::Hidden);
+    if (!nonEmpty) {
+        d->start(true, false);
+        return;
+    }
+    if (!confirmReplace) {
+        d->start(true, true);
+        return;
+    }
+    if (d->confirmBox) d->confirmBox->close();
+    auto* box = new QMessageBox(QMessageBox::Warning, tr("Replace Folder"),
+                                tr("The output folder is not empty:\n%1").arg(QDir::toNativeSeparators(out)),
+                                QMessageBox::Yes | QMessageBox::Cancel, this);
+    box->setObjectName(QStringLiteral("confirm-replace"));
+    box->setInformativeText(tr("Replace its contents with the compressed model?"));
+    box->setDefaultButton(QMessageBox::Cancel);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    connect(box, &QMessageBox::finished, this, [this](int result) {
+        if (result == QMessageBox::Yes && !d->busy && d->modelUsable()) d->start(true, true);
+    });
+    d->confirmBox = box;
+    box->open();  // window-modal, the event loop keeps running
+}
+
+void CompressionPane::cancel() {
+    if (!d->busy) return;
+    d->jobs.cancelAll();  // the worker stops at its next check; its result is dropped
+    ++d->generation;
+    d->lastError.clear();
+    d->setBusy(false);
+    d->progress->setRange(0, 1);
+    d->progress->setValue(0);
+    d->status->setText(tr("Cancelled."));
+    d->showStatusBar(tr("Compression pane: cancelled"));
+    emit jobFinished(false, tr("cancelled"));
+}
+
+// ---------------------------------------------------------------------------------------
+
+void CompressionPane::Impl::build() {
+    auto* layout = new QVBoxLayout(q);
+    hint = new QLabel;
+    hint->setObjectName(QStringLiteral("compression-hint"));
+    hint->setWordWrap(true);
+    hint->setTextFormat(Qt::PlainText);
+    layout->addWidget(hint);
+
+    controls = buildControls();
+    layout->addWidget(controls);
+
+    auto* results = buildResults();
+    layout->addWidget(results, 1);
+}
+
+QWidget* CompressionPane::Impl::buildControls() {
+    auto* box = new QGroupBox(CompressionPane::tr("Settings"));
+    box->setObjectName(QStringLiteral("compression-settings"));
+    auto* form = new QFormLayout(box);
+
+    keep = new QSlider(Qt::Horizontal);
+    keep->setObjectName(QStringLiteral("keep-slider"));
+    keep->setRange(5, 100);
+    keep->setValue(30);
+    keep->setSingleStep(1);
+    keep->setPageStep(5);
+    keep->setTickPosition(QSlider::TicksBelow);
+    keep->setTickInterval(5);
+    keep->setToolTip(CompressionPane::tr("Fraction of all parameters the compressed model keeps"));
+    keepLabel = new QLabel;
+    keepLabel->setObjectName(QStringLiteral("keep-target"));
+    keepLabel->setMinimumWidth(keepLabel->fontMetrics().horizontalAdvance(QStringLiteral("Keep 100 % \u2192 0,000,000,000 of 0,000,000,000 parameters")));
+    auto* keepRow = new QHBoxLayout;
+    keepRow->addWidget(keep, 1);
+    keepRow->addWidget(keepLabel);
+    auto* keepTitle = new QLabel(CompressionPane::tr("&Keep:"));
+    keepTitle->setBuddy(keep);
+    form->addRow(keepTitle, keepRow);
+
+    method = new QComboBox;
+    method->setObjectName(QStringLiteral("method-combo"));
+    for (const auto& m : kMethods) {
+        method->addItem(tr(m.label), QString::fromLatin1(m.id));
+        method->setItemData(method->count() - 1, tr(m.tip), Qt::ToolTipRole);
+    }
+    solver = new QComboBox;
+    solver->setObjectName(QStringLiteral("solver-combo"));
+    for (const auto& s : kSolvers) {
+        solver->addItem(tr(s.label), QString::fromLatin1(s.id));
+        solver->setItemData(solver->count() - 1, tr(s.tip), Qt::ToolTipRole);
+    }
+    auto* methodRow = new QHBoxLayout;
+    methodRow->addWidget(method, 1);
+    auto* solverTitle = new QLabel(CompressionPane::tr("Ranks &by:"));
+    solverTitle->setBuddy(solver);
+    methodRow->addSpacing(12);
+    methodRow->addWidget(solverTitle);
+    methodRow->addWidget(solver, 1);
+    auto* methodTitle = new QLabel(CompressionPane::tr("&Method:"));
+    methodTitle->setBuddy(method);
+    form->addRow(methodTitle, methodRow);
+
+    calibrate = new QCheckBox(CompressionPane::tr("Calibrate on random tokens"));
+    calibrate->setObjectName(QStringLiteral("calibrate-random"));
+    calibrate->setToolTip(CompressionPane::tr("8 windows of 32 random token ids: enough for activation-aware SVD and "
+                                              "output errors on synthetic models without text"));
+    randomized = new QCheckBox(CompressionPane::tr("Randomized SVD"));
+    randomized->setObjectName(QStringLiteral("randomized-svd"));
+    randomized->setToolTip(CompressionPane::tr("Faster on big matrices, slightly less accurate"));
+    auto* optionRow = new QHBoxLayout;
+    optionRow->addWidget(calibrate);
+    optionRow->addWidget(randomized);
+    optionRow->addStretch(1);
+    form->addRow(CompressionPane::tr("Options:"), optionRow);
+
+    output = new QLineEdit;
+    output->setObjectName(QStringLiteral("output-dir"));
+    output->setPlaceholderText(CompressionPane::tr("Folder for the compressed model"));
+    output->setClearButtonEnabled(true);
+    browse = new QToolButton;
+    browse->setObjectName(QStringLiteral("browse-output"));
+    browse->setText(CompressionPane::tr("Browse…"));
+    auto* outRow = new QHBoxLayout;
+    outRow->addWidget(output, 1);
+    outRow->addWidget(browse);
+    auto* outTitle = new QLabel(CompressionPane::tr("&Output:"));
+    outTitle->setBuddy(output);
+    form->addRow(outTitle, outRow);
+
+    searchButton = new QPushButton(CompressionPane::tr("&Search ranks"));
+    searchButton->setObjectName(QStringLiteral("search-button"));
+    searchButton->setToolTip(CompressionPane::tr("Search a rank allocation with the chosen solver (nothing is written)"));
+    compressButton = new QPushButton(CompressionPane::tr("&Compress"));
+    compressButton->setObjectName(QStringLiteral("compress-button"));
+    compressButton->setDefault(true);
+    cancelButton = new QPushButton(CompressionPane::tr("Cancel"));
+    cancelButton->setObjectName(QStringLiteral("cancel-button"));
+    openResult = new QPushButton(CompressionPane::tr("Open Result"));
+    openResult->setObjectName(QStringLiteral("open-result"));
+    openResult->setToolTip(CompressionPane::tr("Open the compressed model in the workbench"));
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(searchButton);
+    buttons->addWidget(compressButton);
+    buttons->addWidget(cancelButton);
+    buttons->addStretch(1);
+    buttons->addWidget(openResult);
+    form->addRow(buttons);
+
+    progress = new QProgressBar;
+    progress->setObjectName(QStringLiteral("job-progress"));
+    progress->setRange(0, 1);
+    progress->setValue(0);
+    status = new QLabel(CompressionPane::tr("Idle."));
+    status->setObjectName(QStringLiteral("job-status"));
+    status->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    form->addRow(progress);
+    form->addRow(status);
+    error = new QLabel;
+    error->setObjectName(QStringLiteral("compression-error"));
+    error->setWordWrap(true);
+    error->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    error->setStyleSheet(QStringLiteral("color: #c62828;"));
+    error->setVisible(false);
+    form->addRow(error);
+
+    QObject::connect(keep, &QSlider::valueChanged, q, [this] {
+        updateTarget();
+        updateDefaultOutput();
+    });
+    QObject::connect(method, &QComboBox::currentIndexChanged, q, [this] { updateEnabled(); });
+    QObject::connect(solver, &QComboBox::currentIndexChanged, q, [this] { updateEnabled(); });
+    QObject::connect(output, &QLineEdit::textEdited, q, [this](const QString& text) {
+        outputEdited = !text.trimmed().isEmpty();
+        if (!outputEdited) updateDefaultOutput();
+    });
+    QObject::connect(browse, &QToolButton::clicked, q, [this] {
+        QString start = output->text().trimmed();
+        if (start.isEmpty() || !QFileInfo(start).isDir())
+            start = session->hasModel() ? QFileInfo(session->directory()).absolutePath() : QDir::homePath();
+        const QString dir = QFileDialog::getExistingDirectory(q, CompressionPane::tr("Output Folder"), start);
+        if (dir.isEmpty()) return;
+        output->setText(QDir::toNativeSeparators(dir));
+        outputEdited = true;
+    });
+    QObject::connect(searchButton, &QPushButton::clicked, q, [this] { q->startSearch(); });
+    QObject::connect(compressButton, &QPushButton::clicked, q, [this] { q->startCompression(); });
+    QObject::connect(cancelButton, &QPushButton::clicked, q, &CompressionPane::cancel);
+    QObject::connect(openResult, &QPushButton::clicked, q, [this] {
+        if (!lastOutDir.isEmpty()) session->open(lastOutDir);
+    });
+    return box;
+}
+
+QWidget* CompressionPane::Impl::buildResults() {
+    auto* split = new QSplitter(Qt::Vertical);
+    split->setObjectName(QStringLiteral("compression-results"));
+
+    plot = new QCustomPlot;
+    plot->setObjectName(QStringLiteral("rank-plot"));
+    plot->setMinimumHeight(160);
+    plot->setNoAntialiasingOnDrag(true);
+    plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    plot->addGraph();
+    plot->graph(0)->setName(CompressionPane::tr("energy"));
+    plot->graph(0)->setPen(QPen(QColor(0x1e, 0x88, 0xe5), 1.2));
+    plot->graph(0)->setAdaptiveSampling(true);
+    plot->addGraph();
+    plot->graph(1)->setName(CompressionPane::tr("best objective"));
+    plot->graph(1)->setPen(QPen(QColor(0xe5, 0x39, 0x35), 2.0));
+    plot->graph(1)->setLineStyle(QCPGraph::lsStepLeft);
+    plot->xAxis->setLabel(CompressionPane::tr("iteration"));
+    plot->yAxis->setLabel(CompressionPane::tr("discarded weight"));
+    plot->legend->setVisible(true);
+    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    uniformLine = new QCPItemStraightLine(plot);
+    uniformLine->setPen(QPen(QColor(0x75, 0x75, 0x75), 1.0, Qt::DashLine));
+    uniformLine->setVisible(false);
+    plot->xAxis->setRange(0, 1);
+    plot->yAxis->setRange(0, 1);
+    split->addWidget(plot);
+
+    auto* bottom = new QWidget;
+    auto* v = new QVBoxLayout(bottom);
+    v->setContentsMargins(0, 0, 0, 0);
+    summary = new QLabel;
+    summary->setObjectName(QStringLiteral("compression-summary"));
+    summary->setWordWrap(true);
+    summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    v->addWidget(summary);
+    table = new QTableWidget(0, 7);
+    table->setObjectName(QStringLiteral("layer-results"));
+    table->setHorizontalHeaderLabels({CompressionPane::tr("Layer"), CompressionPane::tr("Method"),
+                                      CompressionPane::tr("Ranks"), CompressionPane::tr("Params before"),
+                                      CompressionPane::tr("Params after"), CompressionPane::tr("Rel. error"),
+                                      CompressionPane::tr("Out error")});
+    table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table->setAlternatingRowColors(true);
+    table->verticalHeader()->setVisible(false);
+    table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    for (int c = 1; c < table->columnCount(); ++c)
+        table->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    v->addWidget(table, 1);
+    split->addWidget(bottom);
+    split->setStretchFactor(0, 1);
+    split->setStretchFactor(1, 1);
+    split->setSizes({300, 300});
+    return split;
+}
+
+bool CompressionPane::Impl::modelUsable() const {
+    const auto model = session->model();
+    return model && !model->compressed && !session->isLoading();
+}
+
+void CompressionPane::Impl::onModelChanged() {
+    if (busy) q->cancel();  // the model under the job changed
+    outputEdited = false;
+    table->setRowCount(0);
+    summary->clear();
+    error->clear();
+    error->setVisible(false);
+    clearPlot();
+    lastOutDir.clear();
+    status->setText(CompressionPane::tr("Idle."));
+    progress->setRange(0, 1);
+    progress->setValue(0);
+    updateTarget();
+    updateDefaultOutput();
+    updateEnabled();
+}
+
+void CompressionPane::Impl::updateTarget() {
+    const auto model = session->model();
+    const int pct = keepPercent();
+    if (!model) {
+        keepLabel->setText(CompressionPane::tr("Keep %1 %").arg(pct));
+        return;
+    }
+    const auto target = static_cast<std::int64_t>(std::llround(double(model->params) * pct / 100.0));
+    keepLabel->setText(CompressionPane::tr("Keep %1 % \u2192 %2 of %3 parameters")
+                           .arg(pct)
+                           .arg(formatCount(target), formatCount(model->params)));
+    keepLabel->setToolTip(formatCompactCount(target));
+}
+
+void CompressionPane::Impl::updateDefaultOutput() {
+    if (outputEdited) return;
+    if (!session->hasModel()) {
+        output->clear();
+        return;
+    }
+    const QString dir = QDir::cleanPath(session->directory());
+    output->setText(QDir::toNativeSeparators(QStringLiteral("%1-compressed-%2").arg(dir).arg(keepPercent())));
+}
+
+void CompressionPane::Impl::updateEnabled() {
+    const auto model = session->model();
+    if (session->isLoading() && !model) {
+        hint->setText(CompressionPane::tr("Loading the model …"));
+    } else if (!model) {
+        hint->setText(CompressionPane::tr("No model is open. Open a model snapshot folder with File \u203a Open "
+                                          "Model… (Ctrl+O) to compress it."));
+    } else if (model->compressed) {
+        hint->setText(CompressionPane::tr("%1 is already compressed. Open the original model to compress it.")
+                          .arg(QFileInfo(QString::fromStdString(model->dir)).fileName()));
+    } else {
+        hint->clear();
+    }
+    hint->setVisible(!hint->text().isEmpty());
+    const bool usable = modelUsable();
+    const bool idle = usable && !busy;
+    const bool searchable = searchableMethod(methodId());
+    keep->setEnabled(idle);
+    method->setEnabled(idle);
+    solver->setEnabled(idle && searchable);
+    solver->setToolTip(searchable ? QString()
+                                  : CompressionPane::tr("Searched ranks apply to the per-matrix methods (SVD, "
+                                                        "activation-aware SVD)"));
+    calibrate->setEnabled(idle);
+    randomized->setEnabled(idle);
+    output->setEnabled(idle);
+    browse->setEnabled(idle);
+    searchButton->setEnabled(idle && searchable && !solverId().isEmpty());
+    compressButton->setEnabled(idle);
+    cancelButton->setEnabled(busy);
+    openResult->setEnabled(!busy && !lastOutDir.isEmpty() && QFileInfo::exists(lastOutDir));
+    controls->setEnabled(usable || busy);
+}
+
+void CompressionPane::Impl::setBusy(bool on) {
+    if (busy == on) return;
+    busy = on;
+    updateEnabled();
+    emit q->busyChanged(on);
+}
+
+void CompressionPane::Impl::showStatusBar(const QString& message) {
+    if (auto* w = qobject_cast<QMainWindow*>(q->window())) w->statusBar()->showMessage(message, 10000);
+}
+
+void CompressionPane::Impl::showError(const QString& message) {
+    lastError = message;
+    error->setText(message);
+    error->setVisible(!message.isEmpty());
+    if (!message.isEmpty()) showStatusBar(CompressionPane::tr("Compression: %1").arg(message));
+}
+
+void CompressionPane::Impl::clearPlot() {
+    plot->graph(0)->data()->clear();
+    plot->graph(1)->data()->clear();
+    uniformLine->setVisible(false);
+    plotMin = std::numeric_limits<double>::infinity();
+    plotMax = -std::numeric_limits<double>::infinity();
+    plotLastX = 0;
+    plot->xAxis->setRange(0, 1);
+    plot->yAxis->setRange(0, 1);
+    plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void CompressionPane::Impl::start(bool withCompression, bool replace) {
+    const auto model = session->model();
+    if (!model) return;
+    const QString solverName = searchableMethod(methodId()) ? solverId() : QString();
+    const bool search = !solverName.isEmpty();
+    if (!withCompression && !search) return;
+
+    // Everything the worker needs, copied: it never touches widgets.
+    const std::string dir = QDir::toNativeSeparators(session->directory()).toStdString();
+    const QString outDir = QDir::cleanPath(QDir::fromNativeSeparators(output->text().trimmed()));
+    const std::string out = QDir::toNativeSeparators(outDir).toStdString();
+    qcw::RankSearchOptions ro;
+    ro.keepFraction = keepPercent() / 100.0;
+    ro.solver = solverName.toStdString();
+    qcw::CompressOptions co;
+    co.keepFraction = ro.keepFraction;
+    co.method = methodId().toStdString();
+    co.randomized = randomized->isChecked();
+    co.solver = ro.solver;
+    if (calibrate->isChecked() && model->vocabSize > 0) {
+        std::mt19937_64 rng(17);
+        const auto vocab = static_cast<std::uint64_t>(model->vocabSize);
+        co.calibration.assign(8, std::vector<std::int64_t>(32));
+        for (auto& w : co.calibration)
+            for (auto& t : w) t = static_cast<std::int64_t>(rng() % vocab);
+    }
+
+    const quint64 gen = ++generation;
+    lastError.clear();
+    error->clear();
+    error->setVisible(false);
+    if (search) clearPlot();
+    if (withCompression) {
+        table->setRowCount(0);
+        summary->clear();
+        lastOutDir.clear();
+    }
+    progress->setRange(0, 0);
+    status->setText(withCompression ? CompressionPane::tr("Starting the compression …")
+                                    : CompressionPane::tr("Starting the rank search …"));
+    jobClock.start();
+    sinceFlush.invalidate();
+    setBusy(true);
+
+    auto feed = std::make_shared<Feed>();
+    // The pane outlives the job: its Jobs cancels and waits for it on destruction, and Qt drops
+    // queued calls to a deleted receiver.
+    CompressionPane* target = q;
+    SearchFn searchFnCopy = searchFn;
+    CompressFn compressFnCopy = compressFn;
+    Impl* self = this;
+    jobs.run(
+        [=](qcw::RunContext& ctx) {
+            // Progress goes into the feed; one queued flush at a time reaches the GUI.
+            ctx.setCallback([feed, target, self, gen](const qcw::Progress& p) {
+                {
+                    std::lock_guard<std::mutex> lock(feed->mutex);
+                    feed->latest = p;
+                    if (p.stage.rfind("rank:", 0) == 0) {
+                        auto e = p.metrics.find("energy");
+                        auto b = p.metrics.find("best");
+                        if (e != p.metrics.end()) {
+                            const PlotPoint pt{double(p.step), e->second,
+                                               b != p.metrics.end() ? b->second
+                                                                    : std::numeric_limits<double>::quiet_NaN()};
+                            if (feed->points.size() < kMaxBufferedPoints) feed->points.push_back(pt);
+                            else feed->points.back() = pt;
+                        }
+                    }
+                }
+                if (!feed->pending.exchange(true))
+                    QMetaObject::invokeMethod(
+                        target, [self, feed, gen] { self->flush(feed, gen, false); }, Qt::QueuedConnection);
+            });
+            const auto t0 = std::chrono::steady_clock::now();
+            JobResult r;
+            qcw::CompressOptions opts = co;
+            if (search) {
+                r.search = searchFnCopy(dir, ro, ctx);
+                if (ctx.isCancelled()) throw qcw::Cancelled();
+                opts.ranks = r.search->ranks;
+            }
+            if (withCompression) {
+                r.report = compressFnCopy(dir, out, opts, ctx, replace);
+                r.outDir = outDir;
+            }
+            r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            return r;
+        },
+        [this, gen, feed](Outcome<JobResult> result) {
+            if (gen == generation) flush(feed, gen, true);
+            finished(gen, std::move(result));
+        });
+}
+
+void CompressionPane::Impl::flush(const std::shared_ptr<Feed>& feed, quint64 gen, bool force) {
+    if (gen != generation) return;  // a cancelled or superseded job
+    if (!force && sinceFlush.isValid() && sinceFlush.elapsed() < kMinFlushMs) {
+        const int wait = kMinFlushMs - static_cast<int>(sinceFlush.elapsed());
+        QTimer::singleShot(wait, q, [this, feed, gen] { flush(feed, gen, false); });
+        return;  // pending stays set: the worker posts nothing until this flush runs
+    }
+    std::optional<qcw::Progress> latest;
+    std::vector<PlotPoint> points;
+    {
+        std::lock_guard<std::mutex> lock(feed->mutex);
+        latest.swap(feed->latest);
+        points.swap(feed->points);
+        feed->pending.store(false);
+    }
+    sinceFlush.start();
+    if (!points.empty()) appendPoints(points);
+    if (latest) applyProgress(*latest);
+}
+
+void CompressionPane::Impl::applyProgress(const qcw::Progress& p) {
+    if (p.total > 0) {
+        const int total = static_cast<int>(std::min<long long>(p.total, 1000000));
+        const int step = static_cast<int>(std::min<long long>(p.total, 1000000) * std::min(p.step, p.total) /
+                                          std::max<long long>(p.total, 1));
+        progress->setRange(0, total);
+        progress->setValue(step);
+    } else {
+        progress->setRange(0, 0);
+    }
+    QString text = stageLabel(p.stage);
+    if (p.total > 0) text += QStringLiteral("  %1 / %2").arg(p.step).arg(p.total);
+    auto best = p.metrics.find("best");
+    if (best != p.metrics.end() && std::isfinite(best->second))
+        text += CompressionPane::tr("  best %1").arg(QLocale().toString(best->second, 'g', 5));
+    if (!p.message.empty()) text += QStringLiteral("  \u2014 ") + QString::fromStdString(p.message);
+    status->setText(text);
+}
+
+void CompressionPane::Impl::appendPoints(const std::vector<PlotPoint>& points) {
+    for (const PlotPoint& pt : points) {
+        // A later restart or a new solver run counts from 1 again: keep x increasing.
+        double x = pt.iteration;
+        if (x <= plotLastX && !plot->graph(0)->data()->isEmpty()) x = plotLastX + 1;
+        plotLastX = x;
+        if (std::isfinite(pt.energy)) {
+            plot->graph(0)->addData(x, pt.energy);
+            plotMin = std::min(plotMin, pt.energy);
+            plotMax = std::max(plotMax, pt.energy);
+        }
+        if (std::isfinite(pt.best)) {
+            plot->graph(1)->addData(x, pt.best);
+            plotMin = std::min(plotMin, pt.best);
+            plotMax = std::max(plotMax, pt.best);
+        }
+    }
+    if (std::isfinite(plotMin)) {
+        const double pad = std::max(1e-12, 0.05 * (plotMax - plotMin));
+        plot->yAxis->setRange(plotMin - pad, plotMax + pad);
+    }
+    plot->xAxis->setRange(0, std::max(1.0, plotLastX));
+    plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void CompressionPane::Impl::finished(quint64 gen, Outcome<JobResult> out) {
+    if (gen != generation) return;  // cancelled from the pane (already idle) or superseded
+    setBusy(false);
+    if (out.cancelled) {
+        progress->setRange(0, 1);
+        progress->setValue(0);
+        status->setText(CompressionPane::tr("Cancelled."));
+        emit q->jobFinished(false, CompressionPane::tr("cancelled"));
+        return;
+    }
+    if (!out.ok()) {
+        const QString message = out.error.isEmpty() ? CompressionPane::tr("unknown error") : out.error;
+        progress->setRange(0, 1);
+        progress->setValue(0);
+        status->setText(CompressionPane::tr("Failed."));
+        showError(message);
+        emit q->jobFinished(false, message);
+        return;
+    }
+    JobResult& r = *out.value;
+    const int max = std::max(1, progress->maximum());
+    progress->setRange(0, max);
+    progress->setValue(max);
+    if (r.search) showSearch(*r.search);
+    if (r.report) showReport(*r.report, r.outDir, r.seconds);
+    updateEnabled();
+    QString done;
+    if (r.report)
+        done = CompressionPane::tr("Compressed in %1 s: %2 kept.")
+                   .arg(QLocale().toString(r.seconds, 'f', 1))
+                   .arg(QLocale().toString(100.0 * r.report->ratio, 'f', 1) + QStringLiteral(" %"));
+    else
+        done = CompressionPane::tr("Rank search finished in %1 s.").arg(QLocale().toString(r.seconds, 'f', 2));
+    status->setText(done);
+    showStatusBar(done);
+    emit q->jobFinished(true, done);
+}
+
+void CompressionPane::Impl::showSearch(const qcw::RankSearchResult& r) {
+    uniformLine->point1->setCoords(0, r.uniformObjective);
+    uniformLine->point2->setCoords(1, r.uniformObjective);
+    uniformLine->setVisible(std::isfinite(r.uniformObjective));
+    if (std::isfinite(r.uniformObjective)) {
+        plotMin = std::min(plotMin, r.uniformObjective);
+        plotMax = std::max(plotMax, r.uniformObjective);
+        const double pad = std::max(1e-12, 0.05 * (plotMax - plotMin));
+        plot->yAxis->setRange(plotMin - pad, plotMax + pad);
+    }
+    plot->replot(QCustomPlot::rpQueuedReplot);
+    const double gain = r.uniformObjective > 0 ? 100.0 * (1.0 - r.objective / r.uniformObjective) : 0.0;
+    summary->setText(CompressionPane::tr("Rank search (%1): discarded weight %2 vs. %3 for uniform ranks (%4 % "
+                                         "lower, dashed line); %5 \u2192 %6 parameters.")
+                         .arg(QString::fromStdString(r.solver))
+                         .arg(QLocale().toString(r.objective, 'g', 5), QLocale().toString(r.uniformObjective, 'g', 5),
+                              QLocale().toString(gain, 'f', 1))
+                         .arg(formatCount(r.paramsBefore), formatCount(r.paramsAfter)));
+}
+
+void CompressionPane::Impl::showReport(const qcw::CompressionReport& r, const QString& outDir, double seconds) {
+    table->setSortingEnabled(false);
+    table->setRowCount(static_cast<int>(r.layers.size()));
+    for (int i = 0; i < static_cast<int>(r.layers.size()); ++i) {
+        const qcw::LayerReport& l = r.layers[static_cast<std::size_t>(i)];
+        const QString cells[] = {QString::fromStdString(l.name), QString::fromStdString(l.method), ranksText(l.ranks),
+                                 formatCount(l.paramsBefore),    formatCount(l.paramsAfter),       errorText(l.relError),
+                                 errorText(l.outError)};
+        for (int c = 0; c < 7; ++c) {
+            auto* item = new QTableWidgetItem(cells[c]);
+            if (c >= 3) item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+            if (c == 0 && !l.group.empty() && l.group != l.name)
+                item->setToolTip(CompressionPane::tr("group %1").arg(QString::fromStdString(l.group)));
+            table->setItem(i, c, item);
+        }
+    }
+    QString text = CompressionPane::tr("Parameters %1 \u2192 %2 (ratio %3, %4 % kept) by %5")
+                       .arg(formatCount(r.paramsBefore), formatCount(r.paramsAfter),
+                            QLocale().toString(r.ratio, 'f', 3), QLocale().toString(100.0 * r.ratio, 'f', 1),
+                            QString::fromStdString(r.method));
+    if (!r.solver.empty()) text += CompressionPane::tr(", ranks by %1").arg(QString::fromStdString(r.solver));
+    if (r.calibrated)
+        text += CompressionPane::tr(", calibrated on %1 tokens").arg(formatCount(r.calibrationTokens));
+    text += CompressionPane::tr(" in %1 s (compression %2 s). Written to %3")
+                .arg(QLocale().toString(seconds, 'f', 1), QLocale().toString(r.seconds, 'f', 1),
+                     QDir::toNativeSeparators(outDir));
+    if (summary->text().isEmpty() || r.solver.empty()) summary->setText(text);
+    else summary->setText(summary->text() + QLatin1Char('\n') + text);
+    lastOutDir = outDir;
+}
+
+}  // namespace qcw::ui

@@ -1,0 +1,58 @@
+#pragma once
+// The compression pane: pick how much of the open model to keep, the method and the rank
+// solver, search ranks (live plot of the solver's energy) and compress into a new snapshot
+// (per-layer table and summary). All work runs on background threads (see async.h); the
+// worker's progress reaches the GUI in batches, at most ~30 times a second.
+#include "ui/pane.h"
+
+#include "common/run_context.h"
+#include "decompose/compress_api.h"
+#include "decompose/rank_search.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace qcw::ui {
+
+class CompressionPane : public Pane {
+    Q_OBJECT
+public:
+    // The two core entry points, replaceable (tests slow them down to exercise cancellation).
+    // Both run on a worker thread and may throw qcw::Error.
+    using SearchFn = std::function<qcw::RankSearchResult(const std::string& modelDir, const qcw::RankSearchOptions&,
+                                                         qcw::RunContext&)>;
+    using CompressFn = std::function<qcw::CompressionReport(const std::string& modelDir, const std::string& outDir,
+                                                            const qcw::CompressOptions&, qcw::RunContext&,
+                                                            bool replace)>;
+
+    CompressionPane(const PaneContext& context, QWidget* parent = nullptr);
+    ~CompressionPane() override;
+
+    void setSearchFunction(SearchFn fn);      // default: qcw::searchRanks
+    void setCompressFunction(CompressFn fn);  // default: qcw::compressModelDir
+
+    void saveSettings(QSettings& settings) const override;
+    void restoreSettings(QSettings& settings) override;
+
+    bool isBusy() const;
+    QString lastError() const;  // of the last job, empty when it succeeded or was cancelled
+
+public slots:
+    // The same as the buttons. startCompression() asks before replacing a non-empty output
+    // folder (window-modal, asynchronous) unless `confirmReplace` is false.
+    void startSearch();
+    void startCompression(bool confirmReplace = true);
+    void cancel();
+
+signals:
+    void busyChanged(bool busy);
+    // A job ended: ok, failed (message) or cancelled.
+    void jobFinished(bool ok, const QString& message);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> d;
+};
+
+}  // namespace qcw::ui
