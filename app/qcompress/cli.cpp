@@ -94,4 +94,12 @@ std::string defaultModelDir() {
     return (fs::path(QCW_SOURCE_DIR) / "tests/data/tiny-phi").string();
 }
 
+std::string defaultCorpusDir() {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    for (const fs::path p : {fs::path(QCW_SOURCE_DIR) / "resources/corpus", fs::path(QCW_INSTALL_DATADIR) / "corpus"})
+        if (fs::is_directory(p, ec)) return p.string();
+    return (fs::path(QCW_SOURCE_DIR) / "resources/corpus").string();
+}
+
 }  // namespace qcw::cli

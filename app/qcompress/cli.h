@@ -26,6 +26,8 @@ void printJson(const nlohmann::json& j);
 
 // Where the bundled demo assets live (source tree in a build, /usr/share/qcw when installed).
 std::string defaultModelDir();
+// The bundled sample corporate corpus (resources/corpus, or /usr/share/qcw/corpus installed).
+std::string defaultCorpusDir();
 
 }  // namespace qcw::cli
 

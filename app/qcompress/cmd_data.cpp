@@ -42,9 +42,16 @@ qcw::DataOptions toOptions(const DataBuildArgs& a) {
     return o;
 }
 
-void runBuild(const DataBuildArgs& a) {
+void runBuild(const DataBuildArgs& given) {
     namespace fs = std::filesystem;
     auto& ctx = qcw::cli::interruptibleContext();
+    DataBuildArgs a = given;
+    if (a.inputs.empty()) {
+        // The bundled sample corpus is the default; its list of planted test secrets is not data.
+        a.inputs.push_back(qcw::cli::defaultCorpusDir());
+        a.exclude.push_back("PLANTED_SECRETS.jsonl");
+        std::fprintf(stderr, "qcompress: no --in given; using the bundled sample corpus %s\n", a.inputs[0].c_str());
+    }
     qcw::DataOptions options = toOptions(a);
     // An output directory inside an input directory is not read back as input.
     std::error_code ec;
@@ -123,7 +130,7 @@ QCW_COMMAND(60) {
         "build",
         "Read a document folder (text, Markdown, HTML, PDF, JSON/ARM, Terraform, YAML, FortiGate config, CSV, "
         "JSONL pairs), scrub secrets, dedup, chunk; writes dataset.jsonl, eval.jsonl and manifest.json");
-    build->add_option("--in", args->inputs, "Input directory or file (repeatable); never modified")->required();
+    build->add_option("--in", args->inputs, "Input directory or file (repeatable; default: the bundled sample corpus); never modified");
     build->add_option("--out", args->out, "Output directory; appears whole or not at all")->required();
     build->add_option("--max-tokens", args->maxTokens, "Training length of a text record in tokens")
         ->check(CLI::Range(8, 1 << 20));
