@@ -1,9 +1,13 @@
 #include "cli.h"
 
+#include "common/error.h"
+#include "io/safetensors.h"
+
 #include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -86,7 +90,7 @@ void printJson(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
 std::string defaultModelDir() {
     namespace fs = std::filesystem;
     std::error_code ec;
-    for (const fs::path p : {fs::path(QCW_SOURCE_DIR) / "resources/models/demo-phi",
+    for (const fs::path& p : {fs::path(QCW_SOURCE_DIR) / "resources/models/demo-phi",
                              fs::path(QCW_SOURCE_DIR) / "tests/data/tiny-phi",
                              fs::path(QCW_INSTALL_DATADIR) / "models/demo-phi",
                              fs::path(QCW_INSTALL_DATADIR) / "models/tiny-phi"})
@@ -94,10 +98,24 @@ std::string defaultModelDir() {
     return (fs::path(QCW_SOURCE_DIR) / "tests/data/tiny-phi").string();
 }
 
+std::vector<std::vector<std::int64_t>> readIdRows(const std::string& path) {
+    auto f = qcw::SafetensorsFile::open(path);
+    const qcw::TensorView* t = f->find("input_ids");
+    if (!t) qcw::fail(path, "has no tensor named 'input_ids'");
+    if (t->dtype != qcw::DType::I64 || t->shape.size() != 2) qcw::fail(path, "input_ids must be int64 [rows, length]");
+    std::vector<std::vector<std::int64_t>> rows(static_cast<std::size_t>(t->shape[0]));
+    const auto len = static_cast<std::size_t>(t->shape[1]);
+    for (std::size_t b = 0; b < rows.size(); ++b) {
+        rows[b].resize(len);
+        std::memcpy(rows[b].data(), t->data + b * len * 8, len * 8);
+    }
+    return rows;
+}
+
 std::string defaultCorpusDir() {
     namespace fs = std::filesystem;
     std::error_code ec;
-    for (const fs::path p : {fs::path(QCW_SOURCE_DIR) / "resources/corpus", fs::path(QCW_INSTALL_DATADIR) / "corpus"})
+    for (const fs::path& p : {fs::path(QCW_SOURCE_DIR) / "resources/corpus", fs::path(QCW_INSTALL_DATADIR) / "corpus"})
         if (fs::is_directory(p, ec)) return p.string();
     return (fs::path(QCW_SOURCE_DIR) / "resources/corpus").string();
 }

@@ -6,7 +6,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <functional>
+#include <vector>
 #include <string>
 
 namespace qcw::cli {
@@ -23,6 +25,9 @@ void printProgress(const Progress& p);
 
 // Prints one JSON object on stdout and nothing else there.
 void printJson(const nlohmann::json& j);
+
+// Rows of the int64 tensor "input_ids" [rows, length] of a safetensors file.
+std::vector<std::vector<std::int64_t>> readIdRows(const std::string& path);
 
 // Where the bundled demo assets live (source tree in a build, /usr/share/qcw when installed).
 std::string defaultModelDir();

@@ -10,22 +10,6 @@
 #include <cstring>
 #include <random>
 
-namespace {
-
-std::vector<std::vector<std::int64_t>> calibrationFromSafetensors(const std::string& path) {
-    auto f = qcw::SafetensorsFile::open(path);
-    const qcw::TensorView* t = f->find("input_ids");
-    if (!t) qcw::fail(path, "has no tensor named 'input_ids'");
-    if (t->dtype != qcw::DType::I64 || t->shape.size() != 2) qcw::fail(path, "input_ids must be int64 [windows, length]");
-    std::vector<std::vector<std::int64_t>> out(static_cast<std::size_t>(t->shape[0]));
-    for (std::int64_t b = 0; b < t->shape[0]; ++b) {
-        out[static_cast<std::size_t>(b)].resize(static_cast<std::size_t>(t->shape[1]));
-        std::memcpy(out[static_cast<std::size_t>(b)].data(), t->data + b * t->shape[1] * 8, static_cast<std::size_t>(t->shape[1]) * 8);
-    }
-    return out;
-}
-
-}  // namespace
 
 QCW_COMMAND(50) {
     struct Opts {
@@ -78,7 +62,7 @@ QCW_COMMAND(50) {
             c.ranks = res.ranks;
             c.solver = o->solver;
         }
-        if (!o->calib.empty()) c.calibration = calibrationFromSafetensors(o->calib);
+        if (!o->calib.empty()) c.calibration = qcw::cli::readIdRows(o->calib);
         if (o->calibRandom > 0) {
             const auto vocab = static_cast<std::uint64_t>(qcw::PhiConfig::load(o->model + "/config.json").vocabSize);
             std::mt19937_64 rng(o->seed + 17);

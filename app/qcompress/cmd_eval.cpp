@@ -11,22 +11,6 @@
 #include <cstdio>
 #include <cstring>
 
-namespace {
-
-std::vector<std::vector<std::int64_t>> idsFromSafetensors(const std::string& path) {
-    auto f = qcw::SafetensorsFile::open(path);
-    const qcw::TensorView* t = f->find("input_ids");
-    if (!t) qcw::fail(path, "has no tensor named 'input_ids'");
-    if (t->dtype != qcw::DType::I64 || t->shape.size() != 2) qcw::fail(path, "input_ids must be int64 [rows, length]");
-    std::vector<std::vector<std::int64_t>> rows(static_cast<std::size_t>(t->shape[0]));
-    for (std::int64_t b = 0; b < t->shape[0]; ++b) {
-        rows[static_cast<std::size_t>(b)].resize(static_cast<std::size_t>(t->shape[1]));
-        std::memcpy(rows[static_cast<std::size_t>(b)].data(), t->data + b * t->shape[1] * 8, static_cast<std::size_t>(t->shape[1]) * 8);
-    }
-    return rows;
-}
-
-}  // namespace
 
 QCW_COMMAND(70) {
     struct Opts {
@@ -51,7 +35,7 @@ QCW_COMMAND(70) {
             qcw::fail("eval", "give --text FILE, --ids FILE.safetensors or --mc FILE.jsonl");
         std::vector<std::vector<std::int64_t>> streams;
         if (!o->ids.empty()) {
-            streams = idsFromSafetensors(o->ids);
+            streams = qcw::cli::readIdRows(o->ids);
         } else if (!o->text.empty()) {
             auto tok = qcw::loadTokenizerForModel(o->model);
             if (!tok) qcw::fail(o->model, "--text needs a tokenizer (tokenizer.json) in the model directory; use --ids");

@@ -114,4 +114,27 @@ at::Tensor ttDense(const std::vector<at::Tensor>& cores) {
     return ttApply(cores, eye).t().contiguous();
 }
 
+std::vector<std::pair<std::string, at::Tensor*>> LowRankLinear::namedParameters() {
+    std::vector<std::pair<std::string, at::Tensor*>> out{{"lowrank_left", &left_}, {"lowrank_right", &right_}};
+    if (bias_.defined()) out.emplace_back("bias", &bias_);
+    return out;
+}
+
+std::vector<std::pair<std::string, at::Tensor*>> TuckerLinear::namedParameters() {
+    std::vector<std::pair<std::string, at::Tensor*>> out{{"tucker_core", &core_}};
+    if (bias_.defined()) out.emplace_back("bias", &bias_);
+    if (owns_) {
+        out.emplace_back("tucker_in_basis", &bases_->inBasis);
+        if (bases_->outBasis.defined()) out.emplace_back("tucker_out_basis", &bases_->outBasis);
+    }
+    return out;
+}
+
+std::vector<std::pair<std::string, at::Tensor*>> TTLinear::namedParameters() {
+    std::vector<std::pair<std::string, at::Tensor*>> out;
+    for (std::size_t k = 0; k < cores_.size(); ++k) out.emplace_back("tt_core_" + std::to_string(k), &cores_[k]);
+    if (bias_.defined()) out.emplace_back("bias", &bias_);
+    return out;
+}
+
 }  // namespace qcw

@@ -26,6 +26,7 @@ public:
     at::Tensor& left() { return left_; }
     at::Tensor& right() { return right_; }
     at::Tensor& mutableBias() { return bias_; }
+    std::vector<std::pair<std::string, at::Tensor*>> namedParameters() override;
 
 private:
     at::Tensor left_, right_, bias_;
@@ -56,6 +57,8 @@ public:
     const at::Tensor& core() const { return core_; }
     bool ownsBases() const { return owns_; }
     at::Tensor& mutableBias() { return bias_; }
+    // Core and bias; the owner of the bases also lists them ("tucker_in_basis", "tucker_out_basis").
+    std::vector<std::pair<std::string, at::Tensor*>> namedParameters() override;
 
 private:
     std::shared_ptr<TuckerBases> bases_;
@@ -78,6 +81,7 @@ public:
     const std::vector<at::Tensor>& cores() const { return cores_; }
     std::vector<std::int64_t> bonds() const;
     at::Tensor& mutableBias() { return bias_; }
+    std::vector<std::pair<std::string, at::Tensor*>> namedParameters() override;  // "tt_core_K", "bias"
 
 private:
     std::vector<at::Tensor> cores_;

@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -16,6 +17,18 @@ std::int64_t DenseLinear::parameterCount() const {
 void DenseLinear::to(at::Device device, at::ScalarType dtype) {
     weight_ = weight_.to(device, dtype);
     if (bias_.defined()) bias_ = bias_.to(device, dtype);
+}
+
+std::vector<at::Tensor*> LinearOp::parameters() {
+    std::vector<at::Tensor*> out;
+    for (auto& [name, t] : namedParameters()) out.push_back(t);
+    return out;
+}
+
+std::vector<std::pair<std::string, at::Tensor*>> DenseLinear::namedParameters() {
+    std::vector<std::pair<std::string, at::Tensor*>> out{{"weight", &weight_}};
+    if (bias_.defined()) out.emplace_back("bias", &bias_);
+    return out;
 }
 
 at::Tensor geluNew(const at::Tensor& x) { return at::gelu(x, "tanh"); }
@@ -190,6 +203,45 @@ std::vector<std::pair<std::string, std::shared_ptr<LinearOp>*>> PhiModel::linear
         out.emplace_back(p + "mlp.fc2", &b.fc2);
     }
     out.emplace_back("lm_head", &lmHead);
+    return out;
+}
+
+std::vector<std::pair<std::string, at::Tensor*>> PhiModel::parameterSlots() {
+    std::vector<std::pair<std::string, at::Tensor*>> out;
+    auto add = [&](const std::string& name, at::Tensor& t) {
+        if (t.defined()) out.emplace_back(name, &t);
+    };
+    auto norm = [&](const std::string& name, LayerNormWeights& w) {
+        add(name + ".weight", w.weight);
+        add(name + ".bias", w.bias);
+    };
+    add("model.embed_tokens.weight", embedTokens);
+    auto ops = linearOps();
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+        const std::string p = "model.layers." + std::to_string(i) + ".";
+        norm(p + "input_layernorm", blocks[i].inputLayerNorm);
+        if (config.qkLayerNorm) {
+            norm(p + "self_attn.q_layernorm", blocks[i].qLayerNorm);
+            norm(p + "self_attn.k_layernorm", blocks[i].kLayerNorm);
+        }
+        for (int k = 0; k < 6; ++k, ++next)
+            for (auto& [n, t] : (*ops[next].second)->namedParameters()) out.emplace_back(ops[next].first + "." + n, t);
+    }
+    norm("model.final_layernorm", finalLayerNorm);
+    for (auto& [n, t] : lmHead->namedParameters()) out.emplace_back("lm_head." + n, t);
+    return out;
+}
+
+std::vector<std::pair<std::string, at::Tensor*>> PhiModel::parameters() {
+    std::vector<std::pair<std::string, at::Tensor*>> out;
+    std::vector<const void*> seen;
+    for (auto& slot : parameterSlots()) {
+        const void* impl = slot.second->unsafeGetTensorImpl();
+        if (std::find(seen.begin(), seen.end(), impl) != seen.end()) continue;
+        seen.push_back(impl);
+        out.push_back(slot);
+    }
     return out;
 }
 

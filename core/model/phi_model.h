@@ -28,6 +28,12 @@ public:
     virtual at::Tensor denseWeight() const = 0;
     virtual at::Tensor bias() const = 0;               // may be undefined
     virtual void to(at::Device device, at::ScalarType dtype) = 0;
+    // The tensors training may update, each with a name relative to the layer ("weight",
+    // "bias", "lowrank_left", ...). Undefined tensors are left out. Pointers stay valid while
+    // the layer lives; assigning through them replaces the layer's tensor. Wrappers that own
+    // nothing trainable keep the default (none).
+    virtual std::vector<std::pair<std::string, at::Tensor*>> namedParameters() { return {}; }
+    virtual std::vector<at::Tensor*> parameters();
 };
 
 class DenseLinear final : public LinearOp {
@@ -42,6 +48,7 @@ public:
     at::Tensor bias() const override { return bias_; }
     void to(at::Device device, at::ScalarType dtype) override;
     const at::Tensor& weight() const { return weight_; }
+    std::vector<std::pair<std::string, at::Tensor*>> namedParameters() override;
 
 private:
     at::Tensor weight_, bias_;
@@ -109,6 +116,13 @@ public:
     std::int64_t parameterCount() const;
     // Every linear map by its checkpoint tensor name (without ".weight"), in model order.
     std::vector<std::pair<std::string, std::shared_ptr<LinearOp>*>> linearOps();
+    // Every trainable tensor once, by name ("model.embed_tokens.weight", norms, then each
+    // linear map's parameters as "<linear name>.<parameter name>"). A tensor shared by two
+    // places (tied lm_head, Tucker bases) is listed under its first name only.
+    std::vector<std::pair<std::string, at::Tensor*>> parameters();
+    // The same with every alias kept (several pointers may hold one tensor), so a caller that
+    // replaces a tensor can replace it everywhere.
+    std::vector<std::pair<std::string, at::Tensor*>> parameterSlots();
 };
 
 // gelu_new / gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).

@@ -1,0 +1,100 @@
+// The plain-data training job: load, train, export.
+#include "train/train_api.h"
+
+#include "common/error.h"
+#include "common/files.h"
+#include "decompose/compress.h"
+#include "io/checkpoint.h"
+#include "model/loader.h"
+#include "train/train.h"
+
+#include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <limits>
+
+namespace fs = std::filesystem;
+
+namespace qcw {
+
+TrainJobResult runTrainJob(const TrainJob& job, const RunContext& ctx) {
+    if (job.student.empty()) fail("train", "no student model given");
+    if (job.out.empty()) fail("train", "no output directory given (--out)");
+    const std::string ckptDir = (fs::path(job.out) / "checkpoints").string();
+    const bool haveCkpt = !latestCheckpoint(ckptDir).empty();
+    if (job.resume && !haveCkpt) fail(ckptDir, "holds no checkpoint to resume from");
+    if (!job.resume && haveCkpt) fail(ckptDir, "already holds checkpoints; pass --resume or choose another --out");
+
+    if (job.threads > 0) at::set_num_threads(job.threads);
+    const LoadOptions lo = LoadOptions().onDevice("cpu").withDtype("float32");
+    ctx.report("load", 0, 0, {}, "loading " + job.student);
+    PhiModel student = loadPhiModel(Checkpoint::open(job.student), lo, ctx);
+    PhiModel teacher;
+    if (!job.teacher.empty()) {
+        ctx.report("load", 0, 0, {}, "loading teacher " + job.teacher);
+        teacher = loadPhiModel(Checkpoint::open(job.teacher), lo, ctx);
+    }
+    if (job.loraRank > 0) {
+        LoraOptions l = LoraOptions().withRank(job.loraRank).withAlpha(job.loraAlpha > 0 ? job.loraAlpha : job.loraRank)
+                            .withSeed(job.seed + 1);
+        if (!job.loraTargets.empty()) l.withTargets(job.loraTargets);
+        applyLora(student, l);
+    }
+
+    TrainOptions o;
+    o.withSteps(job.steps).withBatch(job.batch).withAccum(job.accum).withLr(job.lr, job.minLr).withWarmup(job.warmup)
+        .withMaxGradNorm(job.maxGradNorm).withSeed(job.seed).withEval(job.evalEvery, job.patience)
+        .withSaveEvery(job.saveEvery).withDistillation(job.temperature, job.alpha);
+    o.adamw.weightDecay = job.weightDecay;
+    Trainer trainer(student, job.windows, o, job.teacher.empty() ? nullptr : &teacher);
+    trainer.setEvalWindows(job.evalWindows);
+    trainer.setCheckpointDir(ckptDir);
+    nlohmann::json run = {{"student", job.student}, {"teacher", job.teacher}, {"out", job.out}, {"steps", job.steps},
+                          {"batch", job.batch}, {"accum", job.accum}, {"lr", job.lr}, {"min_lr", job.minLr},
+                          {"warmup", job.warmup}, {"weight_decay", job.weightDecay}, {"max_grad_norm", job.maxGradNorm},
+                          {"eval_every", job.evalEvery}, {"save_every", job.saveEvery}, {"patience", job.patience},
+                          {"seed", job.seed}, {"temperature", job.temperature}, {"alpha", job.alpha},
+                          {"lora_rank", job.loraRank}, {"lora_alpha", job.loraAlpha}, {"lora_targets", job.loraTargets},
+                          {"train_windows", job.windows.size()}, {"eval_windows", job.evalWindows.size()},
+                          {"seq_len", job.windows.empty() ? 0 : job.windows[0].size()}};
+    trainer.setRunConfig(run.dump());
+
+    TrainJobResult res;
+    if (job.resume) {
+        trainer.resume();
+        res.resumed = true;
+    }
+    for (auto& p : student.parameters())
+        if (p.second->requires_grad()) res.trainableParams += p.second->numel();
+    TrainResult tr = trainer.run(ctx);
+    res.step = tr.step;
+    res.stepsRun = static_cast<std::int64_t>(tr.losses.size());
+    res.finalLoss = tr.finalLoss;
+    res.bestEvalLoss = tr.bestEvalLoss;
+    res.lastEvalLoss = tr.evalLosses.empty() ? std::numeric_limits<double>::quiet_NaN() : tr.evalLosses.back().second;
+    res.tokensPerSecond = tr.tokensPerSecond;
+    res.stoppedEarly = tr.stoppedEarly;
+    res.cancelled = tr.cancelled;
+    res.lastCheckpoint = tr.lastCheckpoint;
+    if (tr.cancelled || !job.exportModel) return res;
+
+    at::NoGradGuard noGrad;
+    mergeLora(student);
+    res.modelDir = (fs::path(job.out) / "model").string();
+    ctx.report("export", 0, 0, {}, "writing " + res.modelDir);
+    buildDirectoryAtomically(res.modelDir, [&](const std::string& tmp) {
+        writeModelFiles(student, tmp, nullptr);
+        std::error_code ec;
+        for (const char* extra : {"compression.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                  "vocab.json", "merges.txt", "generation_config.json", "added_tokens.json"}) {
+            const fs::path src = fs::path(job.student) / extra;
+            if (fs::exists(src, ec)) fs::copy_file(src, fs::path(tmp) / extra, ec);
+            if (ec) fail(src.string(), "cannot copy into the exported model: " + ec.message());
+        }
+    }, true);
+    return res;
+}
+
+}  // namespace qcw

@@ -1,0 +1,90 @@
+// AdamW, the learning-rate schedule and the losses.
+#include "train/train.h"
+
+#include "common/error.h"
+
+#include <ATen/core/grad_mode.h>
+
+#include <cmath>
+
+namespace qcw {
+
+AdamW::AdamW(std::vector<std::pair<std::string, at::Tensor*>> params, AdamWOptions opts)
+    : params_(std::move(params)), o_(opts) {
+    if (params_.empty()) fail("AdamW", "no parameters to optimize");
+    for (auto& [name, p] : params_) {
+        if (!p->defined()) fail("AdamW", "parameter '" + name + "' is undefined");
+        if (!at::isFloatingType(p->scalar_type())) fail("AdamW", "parameter '" + name + "' is not floating point");
+        m_.push_back(at::zeros_like(*p, at::MemoryFormat::Contiguous));
+        v_.push_back(at::zeros_like(*p, at::MemoryFormat::Contiguous));
+    }
+}
+
+void AdamW::zeroGrad() {
+    for (auto& [name, p] : params_) p->mutable_grad() = at::Tensor();
+}
+
+double AdamW::clipGradNorm(double maxNorm) {
+    at::NoGradGuard noGrad;
+    double sq = 0.0;
+    for (auto& [name, p] : params_) {
+        const at::Tensor& g = p->grad();
+        if (g.defined()) sq += g.to(at::kDouble).pow(2).sum().item<double>();
+    }
+    const double norm = std::sqrt(sq);
+    if (maxNorm > 0 && norm > maxNorm) {
+        const double f = maxNorm / (norm + 1e-6);
+        for (auto& [name, p] : params_)
+            if (p->grad().defined()) p->mutable_grad().mul_(f);
+    }
+    return norm;
+}
+
+void AdamW::step(double lr) {
+    at::NoGradGuard noGrad;
+    ++t_;
+    const double bc1 = 1.0 - std::pow(o_.beta1, double(t_));
+    const double bc2 = 1.0 - std::pow(o_.beta2, double(t_));
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+        at::Tensor& p = *params_[i].second;
+        const at::Tensor& g = p.grad();
+        if (!g.defined()) continue;  // not reached by this step's loss
+        m_[i].mul_(o_.beta1).add_(g, 1.0 - o_.beta1);
+        v_[i].mul_(o_.beta2).addcmul_(g, g, 1.0 - o_.beta2);
+        if (o_.weightDecay != 0.0 && p.dim() >= 2) p.mul_(1.0 - lr * o_.weightDecay);
+        at::Tensor denom = (v_[i] / bc2).sqrt_().add_(o_.eps);
+        p.addcdiv_(m_[i], denom, -lr / bc1);
+    }
+}
+
+double warmupCosineLr(std::int64_t step, std::int64_t total, std::int64_t warmup, double base, double minLr) {
+    if (warmup > 0 && step < warmup) return base * double(step + 1) / double(warmup);
+    const std::int64_t span = std::max<std::int64_t>(1, total - warmup);
+    const double progress = std::min(1.0, double(step - warmup) / double(span));
+    return minLr + (base - minLr) * 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
+at::Tensor causalLmLoss(const at::Tensor& logits, const at::Tensor& ids) {
+    const auto V = logits.size(-1);
+    at::Tensor pred = logits.narrow(1, 0, logits.size(1) - 1).reshape({-1, V});
+    at::Tensor target = ids.narrow(1, 1, ids.size(1) - 1).reshape({-1}).to(logits.device(), at::kLong);
+    return at::cross_entropy_loss(pred, target);
+}
+
+at::Tensor distillationLoss(const at::Tensor& s, const at::Tensor& t, const at::Tensor& ids, double temperature,
+                            double alpha) {
+    if (temperature <= 0) fail("--temperature " + std::to_string(temperature), "must be positive");
+    if (alpha < 0 || alpha > 1) fail("--alpha " + std::to_string(alpha), "must be in [0, 1]");
+    if (s.sizes() != t.sizes()) fail("distillation", "student and teacher logits differ in shape (vocabularies differ?)");
+    const auto V = s.size(-1);
+    at::Tensor sl = s.narrow(1, 0, s.size(1) - 1).reshape({-1, V});
+    at::Tensor tl = t.narrow(1, 0, t.size(1) - 1).reshape({-1, V}).to(sl.device(), sl.scalar_type());
+    at::Tensor logPs = at::log_softmax(sl / temperature, -1);
+    at::Tensor logPt = at::log_softmax(tl / temperature, -1);
+    at::Tensor kl = (logPt.exp() * (logPt - logPs)).sum(-1).mean();
+    at::Tensor loss = kl * (alpha * temperature * temperature);
+    if (alpha < 1.0) loss = loss + causalLmLoss(s, ids) * (1.0 - alpha);
+    return loss;
+}
+
+}  // namespace qcw
