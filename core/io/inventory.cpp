@@ -124,7 +124,7 @@ ModelSummary summarize(const Checkpoint& ckpt) {
         auto rank = [](const LayerInfo& l) {
             if (l.kind == "embedding") return -2;
             if (l.block >= 0) return l.block;
-            if (l.kind == "lm_head") return 1 << 21;
+            if (l.kind == "lm_head" || l.name.rfind("lm_head.", 0) == 0) return 1 << 21;
             return 1 << 20;
         };
         return rank(a) < rank(b);
