@@ -15,7 +15,7 @@ QCW_COMMAND(50) {
     struct Opts {
         std::string model, out, method = "svd", calib, solver;
         double target = 0.5;
-        int calibRandom = 0, calibLength = 128, ttCores = 3;
+        int calibRandom = 0, calibLength = 128, ttCores = 3, refineSteps = 0;
         bool randomized = false, feedback = false, noBias = false, keepLmHead = false, replace = false, json = false;
         std::uint64_t seed = 0;
     };
@@ -35,6 +35,8 @@ QCW_COMMAND(50) {
     sub->add_flag("--no-bias-correction", o->noBias, "Keep biases as they are");
     sub->add_flag("--keep-lm-head", o->keepLmHead, "Leave lm_head dense");
     sub->add_option("--tt-cores", o->ttCores, "Cores per tensor train");
+    sub->add_option("--refine-steps", o->refineSteps,
+                    "Variational refinement: Adam steps on each layer's factors against its calibration output error");
     sub->add_option("--seed", o->seed, "Seed for randomized SVD and random calibration");
     sub->add_flag("--replace", o->replace, "Replace an existing output directory");
     sub->add_flag("--json", o->json, "Print compression.json on stdout");
@@ -48,6 +50,7 @@ QCW_COMMAND(50) {
         c.biasCorrection = !o->noBias;
         c.includeLmHead = !o->keepLmHead;
         c.ttCores = o->ttCores;
+        c.refineSteps = o->refineSteps;
         if (!(o->target > 0.0 && o->target <= 1.0))
             qcw::fail("--target-params " + std::to_string(o->target), "the kept fraction must be in (0, 1]");
         if (!o->solver.empty()) {

@@ -7,6 +7,7 @@
 #include "io/safetensors.h"
 #include "model/factorized.h"
 #include "model/loader.h"
+#include "model/optim.h"
 
 #include <c10/core/InferenceMode.h>
 #include <nlohmann/json.hpp>
@@ -372,6 +373,57 @@ Candidate tuckerCandidate(const Group& g, int rank, const std::vector<const Inpu
     return c;
 }
 
+// Variational refinement: Adam on the op's factors (not its bias) minimising the relative
+// output error ||(M - W*) L||^2 / ||W* L||^2 with L L^T = X^T X, starting from the truncation.
+// The best point seen is kept, so the result is never worse than where it started.
+void refineOp(LinearOp& op, const at::Tensor& targetIn, const at::Tensor& xtx, int steps) {
+    c10::InferenceMode enableAutograd(false);
+    at::Tensor target = targetIn.to(at::kDouble).clone();
+    at::Tensor g = xtx.to(at::kDouble).clone();
+    g = 0.5 * (g + g.t());
+    auto eig = at::linalg_eigh(g, "L");
+    at::Tensor l = (std::get<1>(eig) * std::get<0>(eig).clamp_min(0).sqrt().unsqueeze(0)).clone();
+    const double denom = at::matmul(target, l).pow(2).sum().item<double>();
+    if (!(denom > 0)) return;
+    std::vector<std::pair<std::string, at::Tensor*>> params;
+    std::vector<at::ScalarType> types;
+    for (auto& [name, p] : op.namedParameters()) {
+        if (name == "bias" || name.rfind("tucker_", 0) == 0) continue;  // shared Tucker bases stay fixed
+        types.push_back(p->scalar_type());
+        *p = p->detach().to(at::kDouble).clone().requires_grad_(true);
+        params.emplace_back(name, p);
+    }
+    if (params.empty()) return;
+    double rms = 0;
+    std::int64_t count = 0;
+    for (auto& [name, p] : params) {
+        rms += p->detach().pow(2).sum().item<double>();
+        count += p->numel();
+    }
+    const double lr = 0.01 * std::sqrt(rms / double(std::max<std::int64_t>(1, count)));
+    AdamW opt(params, AdamWOptions().withWeightDecay(0.0));
+    auto lossOf = [&]() { return at::matmul(op.denseWeight() - target, l).pow(2).sum() / denom; };
+    double best = lossOf().item<double>();
+    std::vector<at::Tensor> bestValues;
+    for (auto& [name, p] : params) bestValues.push_back(p->detach().clone());
+    for (int step = 0; step < steps; ++step) {
+        opt.zeroGrad();
+        at::Tensor loss = lossOf();
+        const double v = loss.item<double>();
+        if (v < best) {
+            best = v;
+            for (std::size_t i = 0; i < params.size(); ++i) bestValues[i] = params[i].second->detach().clone();
+        }
+        loss.backward();
+        opt.step(lr);
+    }
+    const double last = lossOf().item<double>();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        at::Tensor chosen = last < best ? params[i].second->detach() : bestValues[i];
+        *params[i].second = chosen.to(types[i]).contiguous();
+    }
+}
+
 // Compresses one group and installs the result into the model.
 void compressGroup(Group& g, double fraction, const std::vector<const InputStats*>& stats, const at::Tensor& sharedXtx,
                    const CompressOptions& o, CompressionReport& report) {
@@ -423,6 +475,21 @@ void compressGroup(Group& g, double fraction, const std::vector<const InputStats
             if (cands[i].error < cands[bi].error) bi = i;
         best = std::move(cands[bi]);
     }
+    if (o.refineSteps > 0) {
+        for (std::size_t i = 0; i < g.slots.size(); ++i) {
+            if (!stats[i]) continue;
+            const LinearOp& original = **g.slots[i];
+            at::Tensor w = original.denseWeight().to(at::kDouble);
+            LayerReport& r = best.reports[i];
+            r.outErrorBeforeRefine = r.outError;
+            refineOp(*best.ops[i], targetWeight(w, stats[i]), stats[i]->xtx, o.refineSteps);
+            at::Tensor approx = best.ops[i]->denseWeight().to(at::kDouble);
+            fillErrors(r, w, approx, stats[i]);
+            for (auto& [name, p] : best.ops[i]->namedParameters())
+                if (name == "bias" && p->defined())
+                    *p = correctedBias(original.bias(), w, approx, stats[i], o.biasCorrection).to(p->scalar_type());
+        }
+    }
     for (std::size_t i = 0; i < g.slots.size(); ++i) *g.slots[i] = best.ops[i];
     for (auto& r : best.reports) report.layers.push_back(std::move(r));
 }
@@ -458,6 +525,7 @@ CompressionReport compressModel(PhiModel& model, const CompressOptions& o, const
     report.paramsBefore = model.parameterCount();
     report.method = o.method;
     report.solver = o.solver;
+    report.refineSteps = o.refineSteps;
     for (auto& g : groups)
         for (auto* s : g.slots)
             if (!at::isfinite((*s)->denseWeight()).all().item<bool>())
@@ -467,6 +535,8 @@ CompressionReport compressModel(PhiModel& model, const CompressOptions& o, const
     const bool calibrated = !windows.empty();
     if (o.method == "asvd" && !calibrated)
         fail("--method asvd", "activation-aware SVD needs calibration text or ids (--calib)");
+    if (o.refineSteps > 0 && !calibrated)
+        fail("--refine-steps " + std::to_string(o.refineSteps), "variational refinement needs calibration (--calib)");
     report.calibrated = calibrated;
     report.errorFeedback = calibrated && o.errorFeedback;
     std::size_t done = 0;
@@ -564,6 +634,7 @@ std::string reportToJson(const CompressionReport& r) {
     j["calibrated"] = r.calibrated;
     j["error_feedback"] = r.errorFeedback;
     j["calibration_tokens"] = r.calibrationTokens;
+    j["refine_steps"] = r.refineSteps;
     j["seconds"] = r.seconds;
     j["format_version"] = 1;
     auto& layers = j["layers"] = nlohmann::json::array();
@@ -571,6 +642,7 @@ std::string reportToJson(const CompressionReport& r) {
         nlohmann::json e = {{"name", l.name}, {"group", l.group}, {"method", l.method}, {"ranks", l.ranks},
                             {"rel_error", l.relError}, {"params_before", l.paramsBefore}, {"params_after", l.paramsAfter}};
         if (l.outError >= 0) e["out_error"] = l.outError;
+        if (l.outErrorBeforeRefine >= 0) e["out_error_before_refine"] = l.outErrorBeforeRefine;
         if (!l.whitening.empty()) e["whitening"] = l.whitening;
         layers.push_back(e);
     }

@@ -25,6 +25,10 @@ struct CompressOptions {
     bool biasCorrection = true;        // closed-form bias correction from calibration means
     bool includeLmHead = true;
     int ttCores = 3;
+    // Variational refinement ("VQE" in the brief): Adam steps on the factors of each compressed
+    // layer against its calibration output error, keeping the best point (never worse than
+    // truncation). 0: off. Needs calibration. Tucker refines its cores (the bases are shared).
+    int refineSteps = 0;
     std::string solver;                // recorded in the report when ranks came from a search
 };
 
@@ -36,6 +40,7 @@ struct LayerReport {
     std::int64_t paramsBefore = 0, paramsAfter = 0;  // weights (+ shared bases for the owner)
     double relError = 0;   // ||W - W'||_F / ||W||_F
     double outError = -1;  // relative output error on calibration inputs, -1 without calibration
+    double outErrorBeforeRefine = -1;  // the same right after truncation, when refined
     std::string whitening;
 };
 
@@ -45,6 +50,7 @@ struct CompressionReport {
     std::string method, solver;
     bool calibrated = false, errorFeedback = false;
     std::int64_t calibrationTokens = 0;
+    int refineSteps = 0;
     std::vector<LayerReport> layers;
     double seconds = 0;
 };

@@ -150,6 +150,40 @@ private slots:
         QVERIFY2(ew < ep, qPrintable(QString("whitened %1 plain %2").arg(ew).arg(ep)));
     }
 
+    void variationalRefinementNeverHurtsAndHelpsTensorTrains() {
+        // TT-SVD truncates in weight space; Adam steps on its cores against the calibration
+        // output error must lower it. Whitened SVD is already the optimum of that objective,
+        // so refinement must leave it where it is.
+        c10::InferenceMode guard;
+        CompressOptions o;
+        o.keepFraction = 0.5;
+        o.calibration = randomWindows(8, 32, 320, 6);
+        o.refineSteps = 40;
+        o.method = "tt";
+        PhiModel m = loadPhiModel(Checkpoint::open(kTiny));
+        auto tt = compressModel(m, o);
+        double before = 0, after = 0;
+        int refined = 0;
+        for (const auto& l : tt.layers) {
+            if (l.outErrorBeforeRefine < 0) continue;
+            ++refined;
+            QVERIFY2(l.outError <= l.outErrorBeforeRefine * (1 + 1e-5) + 1e-7, l.name.c_str());  // float32 factors
+            before += l.outErrorBeforeRefine * l.outErrorBeforeRefine;
+            after += l.outError * l.outError;
+        }
+        QCOMPARE(refined, static_cast<int>(tt.layers.size()));
+        QVERIFY2(after < 0.95 * before, qPrintable(QString("TT refined %1 -> %2").arg(before).arg(after)));
+        o.method = "asvd";
+        PhiModel a = loadPhiModel(Checkpoint::open(kTiny));
+        for (const auto& l : compressModel(a, o).layers)
+            QVERIFY2(std::fabs(l.outError - l.outErrorBeforeRefine) < 1e-6, l.name.c_str());
+        // Refinement without calibration is refused.
+        CompressOptions bad;
+        bad.refineSteps = 5;
+        PhiModel b = loadPhiModel(Checkpoint::open(kTiny));
+        QVERIFY(errorOf([&] { compressModel(b, bad); }).contains("needs calibration"));
+    }
+
     void badRequestsAreRefused() {
         QTemporaryDir tmp;
         CompressOptions o;
