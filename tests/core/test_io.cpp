@@ -10,12 +10,15 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include "../common/test_support.h"
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
 namespace fs = std::filesystem;
 using namespace qcw;
+using qcw::test::errorOf;
 
 namespace {
 
@@ -32,16 +35,6 @@ std::string rawSafetensors(const std::string& header, const std::string& data, s
     return out + header + data;
 }
 
-QString errorOf(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return QString::fromStdString(e.what());
-    } catch (const std::exception& e) {
-        return QStringLiteral("NOT A qcw::Error: ") + e.what();
-    }
-    return QString();
-}
 
 std::string fixture(const char* rel) { return std::string(QCW_TEST_DATA) + "/" + rel; }
 

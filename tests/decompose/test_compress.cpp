@@ -13,6 +13,8 @@
 #include <ATen/Parallel.h>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include "../common/test_support.h"
 #include <c10/core/InferenceMode.h>
 
 #include <cmath>
@@ -20,6 +22,7 @@
 
 namespace fs = std::filesystem;
 using namespace qcw;
+using qcw::test::errorOf;
 
 namespace {
 const std::string kTiny = std::string(QCW_TEST_DATA) + "/tiny-phi";
@@ -38,15 +41,6 @@ at::Tensor logitsOf(const PhiModel& m, const at::Tensor& ids) {
     return m.forward(a);
 }
 
-template <typename F>
-QString errorOf(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return {};
-}
 }  // namespace
 
 class TestCompress : public QObject {

@@ -10,9 +10,12 @@
 #include <ATen/Parallel.h>
 #include <QtTest>
 
+#include "../common/test_support.h"
+
 #include <cmath>
 
 using namespace qcw;
+using qcw::test::errorOf;
 
 namespace {
 
@@ -27,15 +30,6 @@ at::Tensor withSpectrum(std::int64_t m, std::int64_t n, const at::Tensor& s, std
     return at::matmul(u * s.to(at::kDouble).unsqueeze(0), v.t());
 }
 
-template <typename F>
-QString errorOf(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return {};
-}
 
 }  // namespace
 
