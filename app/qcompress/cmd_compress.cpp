@@ -23,7 +23,7 @@ QCW_COMMAND(50) {
     auto* sub = root.add_subcommand("compress", "Factorize the model's matrices and write a compressed snapshot");
     sub->add_option("MODEL", o->model, "Model directory")->required();
     sub->add_option("--target-params", o->target, "Fraction of parameters kept (0.3 keeps 30%)")->required();
-    sub->add_option("--method", o->method, "svd, asvd, tucker, tucker-xl, tt or auto");
+    sub->add_option("--method", o->method, "svd, asvd, tucker, tucker-xl, tt, auto, or int8 (the quantization baseline; --target-params 1)");
     sub->add_option("--out", o->out, "Output model directory")->required();
     sub->add_option("--calib", o->calib, "Calibration ids: a safetensors file with int64 input_ids [windows, length]");
     sub->add_option("--calib-random", o->calibRandom,

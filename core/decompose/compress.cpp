@@ -8,6 +8,7 @@
 #include "model/factorized.h"
 #include "model/loader.h"
 #include "model/optim.h"
+#include "model/quantized.h"
 
 #include <c10/core/InferenceMode.h>
 #include <nlohmann/json.hpp>
@@ -43,8 +44,8 @@ bool isBig(const LinearOp& op) { return op.inFeatures() * op.outFeatures() >= 4 
 }  // namespace
 
 std::vector<Group> planGroups(PhiModel& model, const CompressOptions& o) {
-    static const std::set<std::string> methods = {"svd", "asvd", "tucker", "tucker-xl", "tt", "auto"};
-    if (!methods.count(o.method)) fail("--method " + o.method, "unknown method; expected svd, asvd, tucker, tucker-xl, tt or auto");
+    static const std::set<std::string> methods = {"svd", "asvd", "tucker", "tucker-xl", "tt", "auto", "int8"};
+    if (!methods.count(o.method)) fail("--method " + o.method, "unknown method; expected svd, asvd, tucker, tucker-xl, tt, auto or int8");
     std::vector<Group> groups;
     auto single = [&](const std::string& name, std::shared_ptr<LinearOp>* slot, const std::string& method, int block) {
         Group g;
@@ -531,6 +532,32 @@ CompressionReport compressModel(PhiModel& model, const CompressOptions& o, const
             if (!at::isfinite((*s)->denseWeight()).all().item<bool>())
                 fail(g.info.name, "weights contain NaN or Inf; refusing to compress");
 
+    if (o.method == "int8") {
+        // Weight-only int8 per output channel: every parameter is kept, each weight in one byte.
+        if (o.keepFraction != 1.0)
+            fail("--target-params " + std::to_string(o.keepFraction), "int8 keeps every parameter; use --target-params 1");
+        for (auto& g : groups)
+            for (std::size_t i = 0; i < g.slots.size(); ++i) {
+                ctx.checkCancelled();
+                const LinearOp& op = **g.slots[i];
+                at::Tensor w = op.denseWeight();
+                auto q = Int8Linear::quantize(w, op.bias());
+                LayerReport r;
+                r.name = g.info.members[i];
+                r.group = g.info.name;
+                r.method = "int8";
+                r.paramsBefore = w.numel();
+                r.paramsAfter = w.numel() + q->scale().numel();
+                r.relError = relativeError(w, q->denseWeight());
+                *g.slots[i] = q;
+                q->to(model.device, model.dtype);
+                report.layers.push_back(r);
+            }
+        report.paramsAfter = model.parameterCount();
+        report.ratio = double(report.paramsAfter) / double(report.paramsBefore);
+        report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        return report;
+    }
     const auto windows = checkedCalibration(model, o);
     const bool calibrated = !windows.empty();
     if (o.method == "asvd" && !calibrated)
@@ -656,6 +683,7 @@ void writeModelFiles(const PhiModel& model, const std::string& dir, const Compre
         switch (t.scalar_type()) {
             case at::kHalf: return DType::F16;
             case at::kBFloat16: return DType::BF16;
+            case at::kChar: return DType::I8;
             default: return DType::F32;
         }
     };
@@ -681,6 +709,9 @@ void writeModelFiles(const PhiModel& model, const std::string& dir, const Compre
                 add("tucker." + tk->bases()->group + ".in_basis", tk->bases()->inBasis);
                 add("tucker." + tk->bases()->group + ".out_basis", tk->bases()->outBasis);
             }
+        } else if (auto* q = dynamic_cast<const Int8Linear*>(&op)) {
+            add(name + ".qweight", q->qweight());
+            add(name + ".qscale", q->scale());
         } else if (auto* tt = dynamic_cast<const TTLinear*>(&op)) {
             for (std::size_t k = 0; k < tt->cores().size(); ++k) add(name + ".tt_core_" + std::to_string(k), tt->cores()[k]);
         } else {

@@ -15,7 +15,8 @@ struct CompressOptions {
     // tucker: Q/K/V of each layer as one Tucker-2 stack with shared bases, other matrices asvd/svd;
     // tucker-xl: each matrix type across all layers as one Tucker-2 stack (shared bases);
     // tt: tensor-train (MPO) for fc1, fc2 and lm_head, svd/asvd for the attention matrices;
-    // auto: per group, the candidate with the lowest error at the group's budget.
+    // auto: per group, the candidate with the lowest error at the group's budget;
+    // int8: the baseline: weight-only int8 per output channel (keeps every parameter; needs 1.0).
     std::string method = "svd";
     bool randomized = false;           // randomized SVD (faster on big matrices)
     std::uint64_t seed = 0;

@@ -65,7 +65,7 @@ std::string layerKind(const std::string& nameIn, int* block) {
     std::smatch m;
     // Factors of a compressed layer take the kind of the layer they replace.
     std::string name = nameIn;
-    static const std::regex factorRe("(.*)\\.(lowrank_left|lowrank_right|tucker_core|tt_core_[0-9]+)");
+    static const std::regex factorRe("(.*)\\.(lowrank_left|lowrank_right|tucker_core|tt_core_[0-9]+|qweight|qscale)");
     if (std::regex_match(nameIn, m, factorRe)) name = m[1].str() + ".weight";
     if (nameIn.rfind("tucker.", 0) == 0) return "tucker_basis";
     for (const auto& [re, rule] : compiledRules()) {
@@ -106,7 +106,8 @@ ModelSummary summarize(const Checkpoint& ckpt) {
         l.dtype = dtypeName(t->dtype);
         const bool factor = l.name.size() > 7 && (l.name.find(".lowrank_") != std::string::npos ||
                                                    l.name.find(".tucker_core") != std::string::npos ||
-                                                   l.name.find(".tt_core_") != std::string::npos || l.kind == "tucker_basis");
+                                                   l.name.find(".tt_core_") != std::string::npos || l.kind == "tucker_basis" ||
+                                                   l.name.find(".qweight") != std::string::npos || l.name.find(".qscale") != std::string::npos);
         l.compressible = !factor && l.kind != "layernorm" && l.kind != "bias" && l.kind != "other" && t->shape.size() == 2;
         s.params += l.params;
         if (l.compressible) s.compressibleParams += l.params;

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "model/factorized.h"
+#include "model/quantized.h"
 
 #include <nlohmann/json.hpp>
 
@@ -138,6 +139,16 @@ PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const Run
         fail(ckpt.dir(), "factorized layer '" + name + "': " + what);
     };
     auto linear = [&](const std::string& name, std::int64_t out, std::int64_t in) -> std::shared_ptr<LinearOp> {
+        if (f.has(name + ".qweight")) {
+            const TensorView* v = ckpt.find(name + ".qweight");
+            if (v->dtype != DType::I8 || v->shape != std::vector<std::int64_t>{out, in})
+                mismatch(name, "int8 weight must be I8 [" + std::to_string(out) + ", " + std::to_string(in) + "]");
+            at::Tensor q = tensorFromView(*v, at::kChar, m.device);
+            ckpt.fileOf(v->name)->release(*v);
+            at::Tensor scale = f.getAny(name + ".qscale", 1).to(at::kFloat);
+            if (scale.size(0) != out) mismatch(name, "needs one int8 scale per output channel");
+            return std::make_shared<Int8Linear>(q, scale, f.get(name + ".bias", {out}));
+        }
         if (f.has(name + ".weight") || !(f.has(name + ".lowrank_left") || f.has(name + ".tucker_core") || f.has(name + ".tt_core_0"))) {
             at::Tensor w = f.get(name + ".weight", {out, in});  // weight first: errors name it before its bias
             at::Tensor b = f.get(name + ".bias", {out});
@@ -200,7 +211,8 @@ PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const Run
         m.blocks.push_back(std::move(b));
     }
     m.finalLayerNorm = norm("model.final_layernorm", H);
-    if (f.has("lm_head.weight") || f.has("lm_head.lowrank_left") || f.has("lm_head.tucker_core") || f.has("lm_head.tt_core_0")) {
+    if (f.has("lm_head.weight") || f.has("lm_head.lowrank_left") || f.has("lm_head.tucker_core") || f.has("lm_head.tt_core_0") ||
+        f.has("lm_head.qweight")) {
         m.lmHead = linear("lm_head", V, H);
     } else if (c.tieWordEmbeddings) {
         at::Tensor bias = f.has("lm_head.bias") ? f.get("lm_head.bias", {V}) : at::Tensor();

@@ -178,6 +178,39 @@ private slots:
         QVERIFY(errorOf([&] { compressModel(b, bad); }).contains("needs calibration"));
     }
 
+    void int8BaselineRoundTrips() {
+        c10::InferenceMode guard;
+        QTemporaryDir tmp;
+        const std::string out = tmp.filePath("q").toStdString();
+        CompressOptions o;
+        o.keepFraction = 1.0;
+        o.method = "int8";
+        CompressionReport r = compressModelDir(kTiny, out, o);
+        // Every weight is kept; one scale per output channel is added (18 x 64 or 256, plus 320).
+        QCOMPARE(r.paramsAfter, r.paramsBefore + 3 * (64 * 5 + 256) + 320);
+        QCOMPARE(r.layers.size(), std::size_t(19));
+        for (const auto& l : r.layers) QVERIFY2(l.relError > 0 && l.relError < 0.01, l.name.c_str());
+        // Weights stored as one byte each: the file shrinks to about a quarter of fp32.
+        Checkpoint ck = Checkpoint::open(out);
+        QCOMPARE(ck.find("model.layers.0.mlp.fc1.qweight")->dtype, DType::I8);
+        QVERIFY(!ck.find("model.layers.0.mlp.fc1.weight"));
+        const double ratio = double(fs::file_size(fs::path(out) / "model.safetensors")) /
+                             double(fs::file_size(fs::path(kTiny) / "model.safetensors"));
+        QVERIFY2(ratio < 0.40, qPrintable(QString::number(ratio)));
+        // Reloaded logits equal the in-memory quantized model's, and stay close to the original.
+        PhiModel inMemory = loadPhiModel(Checkpoint::open(kTiny));
+        compressModel(inMemory, o);
+        PhiModel reloaded = loadPhiModel(Checkpoint::open(out));
+        PhiModel original = loadPhiModel(Checkpoint::open(kTiny));
+        at::Tensor ids = at::randint(320, {2, 20}, at::detail::createCPUGenerator(7), at::kLong);
+        QCOMPARE((logitsOf(reloaded, ids) - logitsOf(inMemory, ids)).abs().max().item<double>(), 0.0);
+        const double rel = ((logitsOf(reloaded, ids) - logitsOf(original, ids)).norm() / logitsOf(original, ids).norm()).item<double>();
+        QVERIFY2(rel < 0.05, qPrintable(QString::number(rel)));
+        QCOMPARE(inspectModel(out).params, r.paramsAfter);
+        o.keepFraction = 0.5;
+        QVERIFY(errorOf([&] { compressModelDir(kTiny, tmp.filePath("q2").toStdString(), o); }).contains("use --target-params 1"));
+    }
+
     void badRequestsAreRefused() {
         QTemporaryDir tmp;
         CompressOptions o;

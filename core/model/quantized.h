@@ -1,0 +1,31 @@
+#pragma once
+// Weight-only int8 quantization, per output channel, symmetric: w ~= q * scale with
+// q in [-127, 127] and scale = max|w_row| / 127. The baseline users would pick instead of a
+// decomposition. The forward pass dequantizes the weight (no int8 GEMM kernels are used), so it
+// saves bytes on disk and in memory at rest, not time.
+#include "model/phi_model.h"
+
+namespace qcw {
+
+class Int8Linear final : public LinearOp {
+public:
+    Int8Linear(at::Tensor qweight, at::Tensor scale, at::Tensor bias);
+    static std::shared_ptr<Int8Linear> quantize(const at::Tensor& weight, const at::Tensor& bias);
+
+    at::Tensor forward(const at::Tensor& x) const override;
+    std::int64_t inFeatures() const override { return q_.size(1); }
+    std::int64_t outFeatures() const override { return q_.size(0); }
+    std::int64_t parameterCount() const override;
+    std::string method() const override { return "int8"; }
+    at::Tensor denseWeight() const override;
+    at::Tensor bias() const override { return bias_; }
+    void to(at::Device device, at::ScalarType dtype) override;
+    std::vector<std::pair<std::string, at::Tensor*>> namedParameters() override;  // the bias only
+    const at::Tensor& qweight() const { return q_; }
+    const at::Tensor& scale() const { return scale_; }
+
+private:
+    at::Tensor q_, scale_, bias_;
+};
+
+}  // namespace qcw
