@@ -42,9 +42,11 @@
 using qcw::ui::CompressionPane;
 using qcw::ui::MainWindow;
 
-namespace {
+#include "ui_test_support.h"
 
-QString tinyDir() { return QFileInfo(QStringLiteral(QCW_TEST_DATA "/tiny-phi")).canonicalFilePath(); }
+using qcw::test::tinyDir;
+
+namespace {
 
 MainWindow::Options quietOptions() {
     MainWindow::Options o;
@@ -112,9 +114,7 @@ class TestCompressionPane : public QObject {
 
 private slots:
     void initTestCase() {
-        QStandardPaths::setTestModeEnabled(true);
-        QCoreApplication::setOrganizationName(QStringLiteral("qcw"));
-        QCoreApplication::setApplicationName(QStringLiteral("qcw-test_compression_pane"));
+        qcw::test::isolateSettings(QStringLiteral("test_compression_pane"));
         QVERIFY2(QFileInfo::exists(tinyDir() + QStringLiteral("/config.json")), qPrintable(tinyDir()));
     }
     void init() { QSettings().clear(); }
@@ -428,3 +428,4 @@ private slots:
 
 QTEST_MAIN(TestCompressionPane)
 #include "test_compression_pane.moc"
+

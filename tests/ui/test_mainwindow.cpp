@@ -40,9 +40,11 @@ using qcw::ui::LayerFilterProxy;
 using qcw::ui::LayerTreeModel;
 using qcw::ui::MainWindow;
 
-namespace {
+#include "ui_test_support.h"
 
-QString tinyDir() { return QFileInfo(QStringLiteral(QCW_TEST_DATA "/tiny-phi")).canonicalFilePath(); }
+using qcw::test::tinyDir;
+
+namespace {
 
 MainWindow::Options quietOptions() {
     MainWindow::Options o;
@@ -83,10 +85,7 @@ class TestMainWindow : public QObject {
 
 private slots:
     void initTestCase() {
-        // Settings go to a throw-away location, never to the user's qcw.conf.
-        QStandardPaths::setTestModeEnabled(true);
-        QCoreApplication::setOrganizationName(QStringLiteral("qcw"));
-        QCoreApplication::setApplicationName(QStringLiteral("qcw-test_mainwindow"));
+        qcw::test::isolateSettings(QStringLiteral("test_mainwindow"));
         QVERIFY2(QFileInfo::exists(tinyDir() + QStringLiteral("/config.json")), qPrintable(tinyDir()));
     }
     void init() { QSettings().clear(); }
@@ -433,3 +432,4 @@ private slots:
 
 QTEST_MAIN(TestMainWindow)
 #include "test_mainwindow.moc"
+

@@ -1,0 +1,20 @@
+#pragma once
+// Set-up shared by the workbench's GUI tests.
+#include <QCoreApplication>
+#include <QFileInfo>
+#include <QStandardPaths>
+#include <QString>
+
+namespace qcw::test {
+
+// The 3-layer Phi fixture, as a canonical path (the window shows canonical paths).
+inline QString tinyDir() { return QFileInfo(QStringLiteral(QCW_TEST_DATA "/tiny-phi")).canonicalFilePath(); }
+
+// Settings go to a throw-away location under this test's own name, never to the user's qcw.conf.
+inline void isolateSettings(const QString& testName) {
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName(QStringLiteral("qcw"));
+    QCoreApplication::setApplicationName(QStringLiteral("qcw-") + testName);
+}
+
+}  // namespace qcw::test
