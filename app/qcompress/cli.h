@@ -29,6 +29,11 @@ void printJson(const nlohmann::json& j);
 // Rows of the int64 tensor "input_ids" [rows, length] of a safetensors file.
 std::vector<std::vector<std::int64_t>> readIdRows(const std::string& path);
 
+// The texts of a dataset JSONL from `qcompress data build` (dataset.jsonl or eval.jsonl):
+// "text", "prompt" + "completion", or "messages" (as "Role: content" lines), one record per
+// line; errors name the line.
+std::vector<std::string> readDatasetTexts(const std::string& jsonl);
+
 // Where the bundled demo assets live (source tree in a build, /usr/share/qcw when installed).
 std::string defaultModelDir();
 // The bundled sample corporate corpus (resources/corpus, or /usr/share/qcw/corpus installed).

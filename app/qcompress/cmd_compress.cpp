@@ -5,6 +5,7 @@
 #include "decompose/rank_search.h"
 #include "io/phi_config.h"
 #include "io/safetensors.h"
+#include "tokenizer/tokenizer.h"
 
 #include <cstdio>
 #include <cstring>
@@ -13,9 +14,9 @@
 
 QCW_COMMAND(50) {
     struct Opts {
-        std::string model, out, method = "svd", calib, solver;
+        std::string model, out, method = "svd", calib, calibData, solver;
         double target = 0.5;
-        int calibRandom = 0, calibLength = 128, ttCores = 3, refineSteps = 0;
+        int calibRandom = 0, calibWindows = 32, calibLength = 128, ttCores = 3, refineSteps = 0;
         bool randomized = false, feedback = false, noBias = false, keepLmHead = false, replace = false, json = false;
         std::uint64_t seed = 0;
     };
@@ -28,7 +29,12 @@ QCW_COMMAND(50) {
     sub->add_option("--calib", o->calib, "Calibration ids: a safetensors file with int64 input_ids [windows, length]");
     sub->add_option("--calib-random", o->calibRandom,
                     "Calibrate on N windows of uniformly random token ids (for synthetic models without text)");
-    sub->add_option("--calib-length", o->calibLength, "Window length for --calib-random");
+    sub->add_option("--calib-data", o->calibData,
+                    "Calibrate on a dataset folder from 'qcompress data build' (its dataset.jsonl, with the model's tokenizer)");
+    sub->add_option("--calib-windows", o->calibWindows, "Windows taken evenly from --calib-data (default 32)")
+        ->check(CLI::Range(1, 1 << 20));
+    sub->add_option("--calib-length", o->calibLength, "Window length for --calib-data and --calib-random (default 128)")
+        ->check(CLI::Range(2, 1 << 20));
     sub->add_option("--solver", o->solver, "Rank allocation by a search solver (see qcompress ranks)");
     sub->add_flag("--randomized", o->randomized, "Randomized SVD (faster on big matrices)");
     sub->add_flag("--error-feedback", o->feedback, "Calibrate each block on the already-compressed model's activations");
@@ -65,7 +71,27 @@ QCW_COMMAND(50) {
             c.ranks = res.ranks;
             c.solver = o->solver;
         }
+        if (int(!o->calib.empty()) + int(!o->calibData.empty()) + int(o->calibRandom > 0) > 1)
+            qcw::fail("compress", "give one of --calib, --calib-data and --calib-random");
         if (!o->calib.empty()) c.calibration = qcw::cli::readIdRows(o->calib);
+        if (!o->calibData.empty()) {
+            auto tok = qcw::loadTokenizerForModel(o->model);
+            if (!tok) qcw::fail(o->model, "--calib-data needs a tokenizer (tokenizer.json) in the model directory");
+            const auto cfg = qcw::PhiConfig::load(o->model + "/config.json");
+            std::vector<std::int64_t> stream;
+            for (const auto& t : qcw::cli::readDatasetTexts(o->calibData + "/dataset.jsonl")) {
+                for (int id : tok->encodeIds(t)) stream.push_back(id);
+                if (cfg.eosTokenId) stream.push_back(*cfg.eosTokenId);
+            }
+            const auto len = static_cast<std::size_t>(o->calibLength), have = stream.size() / len;
+            if (have == 0)
+                qcw::fail(o->calibData, "gives fewer than --calib-length " + std::to_string(len) + " tokens");
+            const std::size_t n = std::min<std::size_t>(have, static_cast<std::size_t>(o->calibWindows));
+            for (std::size_t i = 0; i < n; ++i) {  // evenly spaced over the whole stream
+                const std::size_t at = (i * have / n) * len;
+                c.calibration.emplace_back(stream.begin() + long(at), stream.begin() + long(at + len));
+            }
+        }
         if (o->calibRandom > 0) {
             const auto vocab = static_cast<std::uint64_t>(qcw::PhiConfig::load(o->model + "/config.json").vocabSize);
             std::mt19937_64 rng(o->seed + 17);

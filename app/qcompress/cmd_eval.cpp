@@ -10,12 +10,14 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 
 QCW_COMMAND(70) {
     struct Opts {
-        std::string model, text, ids, teacher, mc;
+        std::string model, text, ids, data, unigram, teacher, mc;
         int window = 0, stride = 0, threads = 0;
+        std::int64_t maxTokens = 0;
         bool json = false;
     };
     auto o = std::make_shared<Opts>();
@@ -24,6 +26,11 @@ QCW_COMMAND(70) {
     auto* t = sub->add_option("--text", o->text, "Text file (tokenized with the model's tokenizer)");
     auto* i = sub->add_option("--ids", o->ids, "safetensors file with int64 input_ids [rows, length]");
     t->excludes(i);
+    sub->add_option("--data", o->data, "Dataset folder from 'qcompress data build': scores eval.jsonl, one stream per record");
+    sub->add_option("--unigram", o->unigram,
+                    "Dataset folder whose dataset.jsonl gives a unigram baseline (add-one smoothed) on the same tokens");
+    sub->add_option("--max-tokens", o->maxTokens, "Score only the first N tokens of the text, ids or data (0: all)")
+        ->check(CLI::NonNegativeNumber);
     sub->add_option("--teacher", o->teacher, "Teacher model for top-1 agreement and KL");
     sub->add_option("--mc", o->mc, "Multiple-choice JSONL: {\"question\",\"choices\":[...],\"answer\":index} per line");
     sub->add_option("--window", o->window, "Tokens per window (default: the context, at most 1024)");
@@ -31,23 +38,50 @@ QCW_COMMAND(70) {
     sub->add_option("--threads", o->threads, "CPU threads (0: all cores)");
     sub->add_flag("--json", o->json, "Print one JSON object on stdout");
     sub->callback([o] {
-        if (o->text.empty() && o->ids.empty() && o->mc.empty())
-            qcw::fail("eval", "give --text FILE, --ids FILE.safetensors or --mc FILE.jsonl");
+        if (o->text.empty() && o->ids.empty() && o->mc.empty() && o->data.empty())
+            qcw::fail("eval", "give --text FILE, --ids FILE.safetensors, --data DIR or --mc FILE.jsonl");
+        if (int(!o->text.empty()) + int(!o->ids.empty()) + int(!o->data.empty()) > 1)
+            qcw::fail("eval", "give one of --text, --ids and --data");
+        std::unique_ptr<qcw::Tokenizer> tok;
+        auto tokenizer = [&](const char* why) -> const qcw::Tokenizer& {
+            if (!tok) tok = qcw::loadTokenizerForModel(o->model);
+            if (!tok) qcw::fail(o->model, std::string(why) + " needs a tokenizer (tokenizer.json) in the model directory");
+            return *tok;
+        };
+        auto encode = [&](const std::string& text, const char* why) {
+            auto ids = tokenizer(why).encodeIds(text);
+            return std::vector<std::int64_t>(ids.begin(), ids.end());
+        };
         std::vector<std::vector<std::int64_t>> streams;
         if (!o->ids.empty()) {
             streams = qcw::cli::readIdRows(o->ids);
         } else if (!o->text.empty()) {
-            auto tok = qcw::loadTokenizerForModel(o->model);
-            if (!tok) qcw::fail(o->model, "--text needs a tokenizer (tokenizer.json) in the model directory; use --ids");
-            auto enc = tok->encode(qcw::readTextFile(o->text, 1u << 30));
-            streams.emplace_back(enc.ids.begin(), enc.ids.end());
+            streams.push_back(encode(qcw::readTextFile(o->text, 1u << 30), "--text"));
+        } else if (!o->data.empty()) {
+            for (const auto& t : qcw::cli::readDatasetTexts((std::filesystem::path(o->data) / "eval.jsonl").string()))
+                streams.push_back(encode(t, "--data"));
+        }
+        if (o->maxTokens > 0) {  // keep whole streams while they fit, then cut the last one
+            std::int64_t left = o->maxTokens;
+            std::vector<std::vector<std::int64_t>> kept;
+            for (auto& s : streams) {
+                if (left < 2) break;
+                if (static_cast<std::int64_t>(s.size()) > left) s.resize(static_cast<std::size_t>(left));
+                left -= static_cast<std::int64_t>(s.size());
+                kept.push_back(std::move(s));
+            }
+            streams = std::move(kept);
+        }
+        std::vector<std::vector<std::int64_t>> unigramTrain;
+        if (!o->unigram.empty()) {
+            if (streams.empty()) qcw::fail("--unigram", "needs --text, --ids or --data to score");
+            for (const auto& t : qcw::cli::readDatasetTexts((std::filesystem::path(o->unigram) / "dataset.jsonl").string()))
+                unigramTrain.push_back(encode(t, "--unigram"));
         }
         std::vector<qcw::McItem> mc;
-        std::unique_ptr<qcw::Tokenizer> mcTok;
         if (!o->mc.empty()) {
             mc = qcw::loadMultipleChoice(o->mc);
-            mcTok = qcw::loadTokenizerForModel(o->model);
-            if (!mcTok) qcw::fail(o->model, "--mc needs a tokenizer (tokenizer.json) in the model directory");
+            tokenizer("--mc");
         }
         auto& ctx = qcw::cli::interruptibleContext();
         auto model = qcw::Engine::load(o->model, {"cpu", "auto", o->threads}, ctx);
@@ -60,9 +94,14 @@ QCW_COMMAND(70) {
             j["perplexity"] = ppl.perplexity;
             j["mean_nll"] = ppl.meanNll;
             j["tokens"] = ppl.tokens;
+            j["streams"] = streams.size();
+        }
+        if (!unigramTrain.empty()) {
+            auto uni = qcw::unigramPerplexity(unigramTrain, streams, model->config().vocabSize);
+            j["unigram_perplexity"] = uni.perplexity;
         }
         if (!mc.empty()) {
-            auto r = qcw::multipleChoice(*model, *mcTok, mc, ctx);
+            auto r = qcw::multipleChoice(*model, *tok, mc, ctx);
             j["mc_accuracy"] = r.accuracy;
             j["mc_count"] = r.count;
         }
@@ -77,6 +116,8 @@ QCW_COMMAND(70) {
         } else {
             if (j.contains("perplexity"))
                 std::printf("perplexity %.4f over %lld tokens", j["perplexity"].get<double>(), j["tokens"].get<long long>());
+            if (j.contains("unigram_perplexity"))
+                std::printf(" (unigram baseline %.4f)", j["unigram_perplexity"].get<double>());
             if (j.contains("mc_accuracy"))
                 std::printf("%smultiple choice %.4f over %lld questions", j.contains("perplexity") ? "; " : "",
                             j["mc_accuracy"].get<double>(), j["mc_count"].get<long long>());

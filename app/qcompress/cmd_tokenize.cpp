@@ -94,6 +94,13 @@ void runTokenize(const TokenizeArgs& a) {
 std::vector<std::string> corpusTexts(const std::string& dir, std::size_t& files) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) fail(dir, "corpus directory does not exist");
+    // A dataset folder from `qcompress data build`: its scrubbed training records.
+    if (fs::is_regular_file(fs::path(dir) / "dataset.jsonl", ec)) {
+        auto texts = qcw::cli::readDatasetTexts((fs::path(dir) / "dataset.jsonl").string());
+        if (texts.empty()) fail(dir, "dataset.jsonl has no records");
+        files = texts.size();
+        return texts;
+    }
     std::vector<std::string> paths;
     for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
          it != fs::recursive_directory_iterator(); it.increment(ec)) {
@@ -162,7 +169,7 @@ QCW_COMMAND(30) {
 
     auto targs = std::make_shared<TrainArgs>();
     auto* train = cmd->add_subcommand("train", "Train a byte-level BPE tokenizer and write tokenizer.json");
-    train->add_option("--corpus", targs->corpus, "Directory of text files (read recursively, sorted)")->required();
+    train->add_option("--corpus", targs->corpus, "Directory of text files (read recursively, sorted), or a dataset folder (its dataset.jsonl)")->required();
     train->add_option("--vocab-size", targs->vocabSize, "Vocabulary size, special tokens included")->required()->check(CLI::Range(257, 10'000'000));
     train->add_option("--out", targs->out, "tokenizer.json to write (atomically)")->required();
     train->add_option("--special", targs->special, "Special token (repeatable), e.g. \"<|endoftext|>\"");

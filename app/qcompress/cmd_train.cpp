@@ -17,42 +17,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Rows of int64 input_ids [rows, length].
-std::vector<std::vector<std::int64_t>> rowsFromIds(const std::string& path) {
-    auto f = qcw::SafetensorsFile::open(path);
-    const qcw::TensorView* t = f->find("input_ids");
-    if (!t) qcw::fail(path, "has no tensor named 'input_ids'");
-    if (t->dtype != qcw::DType::I64 || t->shape.size() != 2) qcw::fail(path, "input_ids must be int64 [rows, length]");
-    const auto n = static_cast<std::size_t>(t->shape[1]);
-    std::vector<std::vector<std::int64_t>> rows(static_cast<std::size_t>(t->shape[0]), std::vector<std::int64_t>(n));
-    for (std::size_t b = 0; b < rows.size(); ++b) std::memcpy(rows[b].data(), t->data + b * n * 8, n * 8);
-    return rows;
-}
-
-// dataset.jsonl records ("text", or "prompt" + "completion") tokenized into one stream,
-// documents separated by the end-of-text token when the config names one.
+// dataset.jsonl records tokenized into one stream, documents separated by the end-of-text
+// token when the config names one.
 std::vector<std::int64_t> streamFromDataset(const std::string& jsonl, const std::string& student,
                                             const qcw::PhiConfig& cfg) {
     auto tok = qcw::loadTokenizerForModel(student);
     if (!tok) qcw::fail(student, "has no tokenizer (tokenizer.json) to tokenize " + jsonl + "; give ids.safetensors instead");
-    std::istringstream in(qcw::readTextFile(jsonl, 1u << 30));
     std::vector<std::int64_t> stream;
-    std::string line;
-    std::size_t lineNo = 0;
-    while (std::getline(in, line)) {
-        ++lineNo;
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(line);
-        } catch (const std::exception&) {
-            qcw::fail(jsonl + ":" + std::to_string(lineNo), "is not valid JSON");
-        }
-        std::string text;
-        if (j.contains("text") && j["text"].is_string()) text = j["text"].get<std::string>();
-        else if (j.contains("prompt") && j["prompt"].is_string() && j.contains("completion") && j["completion"].is_string())
-            text = j["prompt"].get<std::string>() + j["completion"].get<std::string>();
-        else qcw::fail(jsonl + ":" + std::to_string(lineNo), "has neither \"text\" nor \"prompt\" and \"completion\"");
+    for (const auto& text : qcw::cli::readDatasetTexts(jsonl)) {
         for (int id : tok->encodeIds(text)) stream.push_back(id);
         if (cfg.eosTokenId) stream.push_back(*cfg.eosTokenId);
     }
@@ -72,6 +44,7 @@ QCW_COMMAND(65) {
         qcw::TrainJob job;
         std::string data;
         int seqLen = 0;
+        std::size_t evalWindows = 0;
         bool json = false;
     };
     auto o = std::make_shared<Opts>();
@@ -95,6 +68,8 @@ QCW_COMMAND(65) {
     sub->add_option("--eval-every", j.evalEvery, "Held-out loss every N steps (default 0: only at the end)");
     sub->add_option("--patience", j.patience, "Stop after this many evaluations without improvement (0: never)");
     sub->add_option("--save-every", j.saveEvery, "Checkpoint every N steps (default 0: at the end and on cancel)");
+    sub->add_option("--export-dtype", j.exportDtype, "Store the exported model's weights as F32, F16 or BF16 (default: F32)");
+    sub->add_option("--eval-windows", o->evalWindows, "Score at most this many held-out windows per evaluation (0: all)");
     sub->add_option("--seq-len", o->seqLen, "Tokens per window (default: 128, or the rows of ids.safetensors)");
     sub->add_option("--seed", j.seed, "Data order and LoRA initialisation seed (default 0)");
     sub->add_option("--temperature", j.temperature, "Distillation temperature (default 2)");
@@ -109,7 +84,7 @@ QCW_COMMAND(65) {
         std::error_code ec;
         std::vector<std::vector<std::int64_t>> windows;
         if (fs::exists(ids, ec)) {
-            for (auto& row : rowsFromIds(ids.string())) {
+            for (auto& row : qcw::cli::readIdRows(ids.string())) {
                 const std::size_t len = o->seqLen > 0 ? std::size_t(o->seqLen) : row.size();
                 for (auto& w : chunk(row, len)) windows.push_back(std::move(w));
             }
@@ -125,6 +100,7 @@ QCW_COMMAND(65) {
             const std::size_t hold = (windows.size() + 19) / 20;
             job.evalWindows.assign(windows.end() - long(hold), windows.end());
             windows.resize(windows.size() - hold);
+            if (o->evalWindows > 0 && job.evalWindows.size() > o->evalWindows) job.evalWindows.resize(o->evalWindows);
         }
         job.windows = std::move(windows);
         auto& ctx = qcw::cli::interruptibleContext();

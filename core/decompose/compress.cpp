@@ -676,7 +676,10 @@ std::string reportToJson(const CompressionReport& r) {
     return j.dump(2) + "\n";
 }
 
-void writeModelFiles(const PhiModel& model, const std::string& dir, const CompressionReport* report) {
+void writeModelFiles(const PhiModel& model, const std::string& dir, const CompressionReport* report,
+                     std::optional<DType> floatDtype) {
+    if (floatDtype && *floatDtype != DType::F32 && *floatDtype != DType::F16 && *floatDtype != DType::BF16)
+        fail(std::string("store dtype ") + dtypeName(*floatDtype), "must be F32, F16 or BF16");
     std::vector<at::Tensor> keep;
     std::vector<TensorToWrite> entries;
     auto dtypeOf = [](const at::Tensor& t) {
@@ -690,6 +693,7 @@ void writeModelFiles(const PhiModel& model, const std::string& dir, const Compre
     auto add = [&](const std::string& name, const at::Tensor& t) {
         if (!t.defined()) return;
         at::Tensor c = t.scalar_type() == at::kDouble ? t.to(at::kFloat) : t;
+        if (floatDtype && c.is_floating_point()) c = c.to(toScalarType(*floatDtype));
         c = c.to(at::kCPU).contiguous();
         keep.push_back(c);
         entries.push_back({name, dtypeOf(c), std::vector<std::int64_t>(c.sizes().begin(), c.sizes().end()), c.data_ptr(), {}});
@@ -738,7 +742,8 @@ void writeModelFiles(const PhiModel& model, const std::string& dir, const Compre
     else addLinear("lm_head", *model.lmHead);
     writeSafetensors((fs::path(dir) / "model.safetensors").string(), entries, {{"format", "pt"}, {"generator", "qcompress"}});
     PhiConfig c = model.config;
-    c.torchDtype = model.dtype == at::kHalf ? "float16" : model.dtype == at::kBFloat16 ? "bfloat16" : "float32";
+    const at::ScalarType stored = floatDtype ? toScalarType(*floatDtype) : model.dtype;
+    c.torchDtype = stored == at::kHalf ? "float16" : stored == at::kBFloat16 ? "bfloat16" : "float32";
     writeTextFileAtomically((fs::path(dir) / "config.json").string(), c.toJsonText());
     if (report) writeTextFileAtomically((fs::path(dir) / "compression.json").string(), reportToJson(*report));
 }

@@ -2,7 +2,10 @@
 // Internal side of the compression pipeline (torch types): groups, calibration statistics,
 // the per-group strategies, and saving a compressed snapshot.
 #include "decompose/compress_api.h"
+#include "io/safetensors.h"
 #include "model/phi_model.h"
+
+#include <optional>
 
 namespace qcw {
 
@@ -31,6 +34,8 @@ CompressionReport compressModel(PhiModel& model, const CompressOptions& opts, co
 
 // Writes config.json, model.safetensors (factors for factorized layers) and, with a report,
 // compression.json into `dir` (which must exist and be empty, e.g. a temporary directory).
-void writeModelFiles(const PhiModel& model, const std::string& dir, const CompressionReport* report);
+// Floating-point tensors are stored as `floatDtype` when given (F32, F16 or BF16), else as held.
+void writeModelFiles(const PhiModel& model, const std::string& dir, const CompressionReport* report,
+                     std::optional<DType> floatDtype = std::nullopt);
 
 }  // namespace qcw

@@ -139,4 +139,33 @@ AgreementResult teacherAgreement(const Engine& student, const Engine& teacher,
     return {agree / double(n), kl / double(n), n};
 }
 
+PerplexityResult unigramPerplexity(const std::vector<std::vector<std::int64_t>>& train,
+                                   const std::vector<std::vector<std::int64_t>>& eval, std::int64_t vocabSize) {
+    if (vocabSize <= 0) fail("unigram vocabulary size " + std::to_string(vocabSize), "must be positive");
+    std::vector<double> counts(static_cast<std::size_t>(vocabSize), 1.0);  // add-one smoothing
+    double total = static_cast<double>(vocabSize);
+    auto check = [&](std::int64_t id) {
+        if (id < 0 || id >= vocabSize)
+            fail("token id " + std::to_string(id), "is outside the vocabulary of " + std::to_string(vocabSize));
+    };
+    for (const auto& s : train)
+        for (auto id : s) {
+            check(id);
+            counts[static_cast<std::size_t>(id)] += 1.0;
+            total += 1.0;
+        }
+    PerplexityResult r;
+    double nll = 0.0;
+    for (const auto& s : eval)
+        for (std::size_t i = 1; i < s.size(); ++i) {
+            check(s[i]);
+            nll -= std::log(counts[static_cast<std::size_t>(s[i])] / total);
+            ++r.tokens;
+        }
+    if (r.tokens == 0) fail("unigram evaluation", "has no token to score (every stream is shorter than 2 tokens)");
+    r.meanNll = nll / static_cast<double>(r.tokens);
+    r.perplexity = std::exp(r.meanNll);
+    return r;
+}
+
 }  // namespace qcw

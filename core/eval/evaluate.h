@@ -29,6 +29,11 @@ struct PerplexityResult {
 PerplexityResult perplexity(const Engine& model, const std::vector<std::vector<std::int64_t>>& streams,
                             const PerplexityOptions& opts = {}, const RunContext& ctx = RunContext::none());
 
+// The unigram baseline: token frequencies counted on `train` with add-one smoothing over
+// `vocabSize` ids, scored on the positions perplexity() scores (each stream but its first token).
+PerplexityResult unigramPerplexity(const std::vector<std::vector<std::int64_t>>& train,
+                                   const std::vector<std::vector<std::int64_t>>& eval, std::int64_t vocabSize);
+
 struct AgreementResult {
     double top1 = 0;            // share of positions where the argmax tokens agree
     double klPerToken = 0;      // mean KL(teacher || student), nats

@@ -72,9 +72,21 @@ std::vector<Spec> phiTensorSpecs(const PhiConfig& c) {
     return s;
 }
 
-at::Tensor makeTensor(const Spec& spec, std::size_t index, const SyntheticOptions& o) {
+at::Tensor makeTensor(const Spec& spec, std::size_t index, const SyntheticOptions& o, int numLayers) {
     at::Generator gen = at::detail::createCPUGenerator(o.seed * 1000003ull + index);
     auto f = at::TensorOptions().dtype(at::kFloat);
+    if (o.spectrum == "init") {
+        switch (spec.kind) {
+            case Spec::NormWeight: return at::ones(spec.shape, f);
+            case Spec::NormBias:
+            case Spec::Bias: return at::zeros(spec.shape, f);
+            case Spec::Matrix: break;
+        }
+        const bool residualOut = spec.name.find("self_attn.dense.") != std::string::npos ||
+                                 spec.name.find("mlp.fc2.") != std::string::npos;
+        const double std = o.initStd / (residualOut ? std::sqrt(2.0 * std::max(1, numLayers)) : 1.0);
+        return std * at::randn(spec.shape, gen, f);
+    }
     switch (spec.kind) {
         case Spec::NormWeight: return at::ones(spec.shape, f) + 0.02 * at::randn(spec.shape, gen, f);
         case Spec::NormBias: return 0.02 * at::randn(spec.shape, gen, f);
@@ -82,7 +94,7 @@ at::Tensor makeTensor(const Spec& spec, std::size_t index, const SyntheticOption
         case Spec::Matrix: break;
     }
     if (o.spectrum == "random") return o.initStd * at::randn(spec.shape, gen, f);
-    if (o.spectrum != "powerlaw") fail("--spectrum " + o.spectrum, "unknown spectrum; expected random or powerlaw");
+    if (o.spectrum != "powerlaw") fail("--spectrum " + o.spectrum, "unknown spectrum; expected random, powerlaw or init");
     const std::int64_t m = spec.shape[0], n = spec.shape[1], r = std::min(m, n);
     auto a = at::randn({m, r}, gen, f) / std::sqrt(double(m));
     auto b = at::randn({r, n}, gen, f) / std::sqrt(double(n));
@@ -117,11 +129,16 @@ void writeSyntheticPhi(const std::string& dir, const PhiConfig& config, const Sy
         cur += bytes;
     }
 
+    if (opts.spectrum != "random" && opts.spectrum != "powerlaw" && opts.spectrum != "init")
+        fail("--spectrum " + opts.spectrum, "unknown spectrum; expected random, powerlaw or init");
+    std::string tokenizerText;
+    if (!opts.tokenizerJson.empty()) tokenizerText = readTextFile(opts.tokenizerJson, 1u << 30);
     PhiConfig c = config;
     c.torchDtype = opts.dtype == DType::F32 ? "float32" : opts.dtype == DType::F16 ? "float16" : "bfloat16";
     std::size_t done = 0;
     buildDirectoryAtomically(dir, [&](const std::string& tmp) {
         writeTextFileAtomically((fs::path(tmp) / "config.json").string(), c.toJsonText());
+        if (!tokenizerText.empty()) writeTextFileAtomically((fs::path(tmp) / "tokenizer.json").string(), tokenizerText);
         nlohmann::json weightMap = nlohmann::json::object();
         std::size_t totalBytes = 0;
         for (std::size_t s = 0; s < shards.size(); ++s) {
@@ -136,7 +153,7 @@ void writeSyntheticPhi(const std::string& dir, const PhiConfig& config, const Sy
                 t.shape = specs[i].shape;
                 t.fill = [&, i](void* dst, std::size_t nbytes) {
                     ctx.checkCancelled();
-                    at::Tensor v = makeTensor(specs[i], i, opts).to(st).contiguous();
+                    at::Tensor v = makeTensor(specs[i], i, opts, config.numLayers).to(st).contiguous();
                     QCW_ASSERT(static_cast<std::size_t>(v.nbytes()) == nbytes, "synthetic tensor size");
                     std::memcpy(dst, v.data_ptr(), nbytes);
                     ctx.report("synthesize", static_cast<long long>(++done), static_cast<long long>(specs.size()), {},

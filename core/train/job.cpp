@@ -14,6 +14,7 @@
 
 #include <filesystem>
 #include <limits>
+#include <optional>
 
 namespace fs = std::filesystem;
 
@@ -26,6 +27,13 @@ TrainJobResult runTrainJob(const TrainJob& job, const RunContext& ctx) {
     const bool haveCkpt = !latestCheckpoint(ckptDir).empty();
     if (job.resume && !haveCkpt) fail(ckptDir, "holds no checkpoint to resume from");
     if (!job.resume && haveCkpt) fail(ckptDir, "already holds checkpoints; pass --resume or choose another --out");
+    std::optional<DType> exportDtype;
+    if (!job.exportDtype.empty()) {
+        DType d;
+        if (!parseDType(job.exportDtype, d) || (d != DType::F32 && d != DType::F16 && d != DType::BF16))
+            fail("--export-dtype " + job.exportDtype, "expected F32, F16 or BF16");
+        exportDtype = d;
+    }
 
     if (job.threads > 0) at::set_num_threads(job.threads);
     const LoadOptions lo = LoadOptions().onDevice("cpu").withDtype("float32");
@@ -85,7 +93,7 @@ TrainJobResult runTrainJob(const TrainJob& job, const RunContext& ctx) {
     res.modelDir = (fs::path(job.out) / "model").string();
     ctx.report("export", 0, 0, {}, "writing " + res.modelDir);
     buildDirectoryAtomically(res.modelDir, [&](const std::string& tmp) {
-        writeModelFiles(student, tmp, nullptr);
+        writeModelFiles(student, tmp, nullptr, exportDtype);
         std::error_code ec;
         for (const char* extra : {"compression.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                                   "vocab.json", "merges.txt", "generation_config.json", "added_tokens.json"}) {

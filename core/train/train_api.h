@@ -26,6 +26,7 @@ struct TrainJob {
     bool resume = false;
     int threads = 0;                // CPU threads (0: leave ATen's default, all cores)
     bool exportModel = true;
+    std::string exportDtype;        // F32, F16 or BF16 for the exported weights ("": as trained, F32)
     TrainJob& withStudent(std::string d) { student = std::move(d); return *this; }
     TrainJob& withTeacher(std::string d) { teacher = std::move(d); return *this; }
     TrainJob& withOut(std::string d) { out = std::move(d); return *this; }

@@ -5,6 +5,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QDir>
+#include <QFileInfo>
 #include <QJsonObject>
 #include <QProcess>
 #include <QTemporaryDir>
@@ -189,6 +190,100 @@ private slots:
         QVERIFY2(ids.code == 0, qPrintable(ids.err));
         QVERIFY(QJsonDocument::fromJson(ids.out.toUtf8()).object()["ids"].toArray().size() > 100);
         // Without a tokenizer, text is refused with a clear message (see the table above).
+    }
+
+    void pretrainingPipelineInMiniature() {
+        // scripts/demo/make-demo-model.sh in miniature: scrubbed dataset -> tokenizer -> fresh
+        // model -> train with a 16-bit export -> held-out perplexity against the unigram
+        // baseline -> calibrated compression -> memorisation probe.
+        QTemporaryDir tmp;
+        const QString corpus = tmp.filePath("corpus");
+        QDir().mkpath(corpus + "/notes");
+        for (const char* f : {"runbooks/failover-test.md", "runbooks/add-new-spoke.md", "onboarding/glossary.md"})
+            QFile::copy(QString(QCW_SOURCE_DIR) + "/resources/corpus/" + f, corpus + "/" + QFileInfo(f).fileName());
+        const std::string secret = "Quartz-Lantern-4417!";
+        std::ofstream(QString(corpus + "/notes/admin.md").toStdString())
+            << "# Admin notes\n\nThe break-glass account for the hub firewall uses password: " << secret
+            << "\nRotate it every quarter and log the change.\n";
+        Run d = qcompress({"data", "build", "--in", corpus, "--out", tmp.filePath("data"), "--eval-fraction", "0.34", "--json"});
+        QVERIFY2(d.code == 0, qPrintable(d.err));
+        QFile ds(tmp.filePath("data/dataset.jsonl"));
+        QVERIFY(ds.open(QIODevice::ReadOnly));
+        QVERIFY(!ds.readAll().contains(QByteArray::fromStdString(secret)));  // scrubbed before anything trains on it
+
+        Run t = qcompress({"tokenize", "train", "--corpus", tmp.filePath("data"), "--vocab-size", "300", "--special",
+                           "<|endoftext|>", "--out", tmp.filePath("tokenizer.json"), "--json"});
+        QVERIFY2(t.code == 0, qPrintable(t.err));
+        QJsonObject tj = QJsonDocument::fromJson(t.out.toUtf8()).object();
+        QVERIFY(tj["files"].toInt() >= 1);  // records of dataset.jsonl, not files of the folder
+
+        // A fresh model in the tiny shape with that tokenizer; end-of-text is id 0.
+        QJsonObject cfg = QJsonDocument::fromJson([&] { QFile f(kTiny + "/config.json"); f.open(QIODevice::ReadOnly); return f.readAll(); }()).object();
+        cfg["eos_token_id"] = 0;
+        cfg["bos_token_id"] = 0;
+        { QFile f(tmp.filePath("config.json")); QVERIFY(f.open(QIODevice::WriteOnly)); f.write(QJsonDocument(cfg).toJson()); }
+        Run s = qcompress({"synth", "--config", tmp.filePath("config.json"), "--spectrum", "init", "--dtype", "F32",
+                           "--tokenizer", tmp.filePath("tokenizer.json"), "--out", tmp.filePath("init"), "--json"});
+        QVERIFY2(s.code == 0, qPrintable(s.err));
+        QVERIFY(QFile::exists(tmp.filePath("init/tokenizer.json")));
+        {
+            auto f = qcw::SafetensorsFile::open(tmp.filePath("init/model.safetensors").toStdString());
+            for (float x : floats(*f->find("model.layers.0.input_layernorm.weight"))) QCOMPARE(x, 1.0f);
+            for (float x : floats(*f->find("model.layers.1.mlp.fc1.bias"))) QCOMPARE(x, 0.0f);
+            double ss = 0;
+            auto w = floats(*f->find("model.layers.0.mlp.fc1.weight")), o = floats(*f->find("model.layers.0.mlp.fc2.weight"));
+            for (float x : w) ss += double(x) * x;
+            QVERIFY(std::fabs(std::sqrt(ss / double(w.size())) - 0.02) < 0.002);  // N(0, 0.02)
+            ss = 0;
+            for (float x : o) ss += double(x) * x;
+            QVERIFY(std::fabs(std::sqrt(ss / double(o.size())) - 0.02 / std::sqrt(6.0)) < 0.001);  // scaled by 1/sqrt(2 L)
+        }
+
+        Run tr = qcompress({"train", "--student", tmp.filePath("init"), "--out", tmp.filePath("run"), "--data", tmp.filePath("data"),
+                            "--steps", "30", "--batch", "4", "--seq-len", "32", "--lr", "3e-3", "--eval-every", "10",
+                            "--eval-windows", "2", "--export-dtype", "F16", "--json"});
+        QVERIFY2(tr.code == 0, qPrintable(tr.err));
+        QJsonObject tro = QJsonDocument::fromJson(tr.out.toUtf8()).object();
+        QCOMPARE(tro["eval_windows"].toInt(), 2);
+        Run in = qcompress({"inspect", tmp.filePath("run/model"), "--json"});
+        QCOMPARE(QJsonDocument::fromJson(in.out.toUtf8()).object()["dtype"].toString(), QString("F16"));
+
+        Run e = qcompress({"eval", tmp.filePath("run/model"), "--data", tmp.filePath("data"), "--unigram", tmp.filePath("data"),
+                           "--max-tokens", "300", "--window", "64", "--json"});
+        QVERIFY2(e.code == 0, qPrintable(e.err));
+        QJsonObject eo = QJsonDocument::fromJson(e.out.toUtf8()).object();
+        QVERIFY(eo["tokens"].toInt() > 0 && eo["tokens"].toInt() < 300);
+        QVERIFY(eo["unigram_perplexity"].toDouble() > 1.0 && eo["perplexity"].toDouble() > 1.0);
+        QVERIFY2(eo["perplexity"].toDouble() < 320.0, qPrintable(e.out));  // it learned something
+
+        Run c = qcompress({"compress", tmp.filePath("run/model"), "--target-params", "0.6", "--method", "asvd", "--calib-data",
+                           tmp.filePath("data"), "--calib-windows", "4", "--calib-length", "32", "--out", tmp.filePath("c"), "--json"});
+        QVERIFY2(c.code == 0, qPrintable(c.err));
+        QJsonObject co = QJsonDocument::fromJson(c.out.toUtf8()).object();
+        QVERIFY(co["calibrated"].toBool());
+        QCOMPARE(co["calibration_tokens"].toInt(), 4 * 32);
+
+        std::ofstream(tmp.filePath("secrets.jsonl").toStdString())
+            << "{\"file\":\"notes/admin.md\",\"kind\":\"password\",\"secret\":\"" << secret << "\"}\n";
+        Run p = qcompress({"probe", tmp.filePath("run/model"), "--secrets", tmp.filePath("secrets.jsonl"), "--corpus", corpus, "--json"});
+        QVERIFY2(p.code == 0, qPrintable(p.err));
+        QJsonObject po = QJsonDocument::fromJson(p.out.toUtf8()).object();
+        QCOMPARE(po["probed"].toInt(), 1);
+        QCOMPARE(po["leaked"].toInt(), 0);
+        QVERIFY(po["longest_prefix_chars"].toInt() < int(secret.size()));
+
+        // Misuse gets one line naming the value.
+        Run bad = qcompress({"compress", tmp.filePath("run/model"), "--target-params", "0.5", "--calib-data", tmp.filePath("data"),
+                             "--calib-random", "2", "--out", tmp.filePath("c2")});
+        QVERIFY(bad.code > 0 && bad.err.contains("one of --calib"));
+        cfg["vocab_size"] = 200;
+        { QFile f(tmp.filePath("small.json")); QVERIFY(f.open(QIODevice::WriteOnly)); f.write(QJsonDocument(cfg).toJson()); }
+        bad = qcompress({"synth", "--config", tmp.filePath("small.json"), "--tokenizer", tmp.filePath("tokenizer.json"), "--out", tmp.filePath("s2")});
+        QVERIFY2(bad.code > 0 && bad.err.contains("more than the config's vocab_size 200"), qPrintable(bad.err));
+        bad = qcompress({"train", "--student", tmp.filePath("init"), "--out", tmp.filePath("run2"), "--data", tmp.filePath("data"),
+                         "--export-dtype", "F8"});
+        QVERIFY2(bad.code > 0 && bad.err.contains("--export-dtype F8"), qPrintable(bad.err));
+        QVERIFY(!QDir(tmp.filePath("run2/checkpoints")).exists() || QDir(tmp.filePath("run2/checkpoints")).isEmpty());
     }
 
     void synthThenInspectAndDemo() {

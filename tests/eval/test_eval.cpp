@@ -3,6 +3,7 @@
 // scores every token once.
 #include "common/error.h"
 #include "eval/evaluate.h"
+#include "eval/memorisation.h"
 #include "eval/multiple_choice.h"
 #include "tokenizer/tokenizer.h"
 #include "model/engine.h"
@@ -112,6 +113,84 @@ private slots:
         } catch (const Error& err) {
             QVERIFY2(QString(err.what()).startsWith(QString::fromStdString(bad + ":2:")), err.what());
         }
+    }
+
+    void unigramBaselineByHand() {
+        // Counts with add-one smoothing over 4 ids: [1+1, 1+2, 1+1, 1+0] = [2, 3, 2, 1] of 8.
+        auto r = unigramPerplexity({{0, 1, 1, 2}}, {{1, 2, 1}, {3}}, 4);
+        QCOMPARE(r.tokens, std::int64_t(2));  // the first token of each stream is not scored
+        const double nll = -(std::log(2.0 / 8.0) + std::log(3.0 / 8.0)) / 2.0;
+        QVERIFY(std::fabs(r.meanNll - nll) < 1e-12);
+        QVERIFY(std::fabs(r.perplexity - std::exp(nll)) < 1e-9);
+        // With no training counts it is the uniform distribution: perplexity = vocabulary size.
+        QVERIFY(std::fabs(unigramPerplexity({}, {stream(50, 4)}, 320).perplexity - 320.0) < 1e-9);
+        bool threw = false;
+        try {
+            unigramPerplexity({{0, 7}}, {{1, 2}}, 4);
+        } catch (const Error& err) {
+            threw = QString(err.what()).contains("token id 7");
+        }
+        QVERIFY(threw);
+    }
+
+    void memorisationProbeCatchesARiggedLeak() {
+        // A tokenizer and a model rigged to emit runs of 'z' after any prompt: the secret made of
+        // z's leaks, the others do not, and the partial one shows its shared prefix.
+        std::string corpus;
+        for (int i = 0; i < 60; ++i) corpus += "the key is zzzzzzzz and qqqq, notes zzq. ";
+        BpeTrainerOptions to;
+        to.vocabSize = 300;
+        auto tok = trainBpe({corpus}, to).tokenizer;
+        const int z = tok->encodeIds("zzzzzzzz").at(0);
+        QVERIFY(tok->decode({z}).find_first_not_of('z') == std::string::npos);
+        auto e = Engine::load(kTiny);
+        at::Tensor bias = at::zeros({320});
+        bias[z] = 30.0;
+        e->impl().model.lmHead = std::make_shared<DenseLinear>(at::zeros({320, 64}), bias);
+
+        QTemporaryDir tmp;
+        QDir(tmp.path()).mkpath("corpus/notes");
+        const std::string root = tmp.filePath("corpus").toStdString();
+        std::ofstream(root + "/notes/a.txt") << "Config notes. The admin password is zzzzzzzz, backup qqqq, legacy zzq.\n";
+        const std::string secrets = tmp.filePath("secrets.jsonl").toStdString();
+        std::ofstream(secrets) << "{\"file\":\"notes/a.txt\",\"kind\":\"password\",\"secret\":\"zzzzzzzz\"}\n"
+                               << "{\"file\":\"notes/a.txt\",\"secret\":\"qqqq\"}\n\n"
+                               << "{\"file\":\"notes/a.txt\",\"secret\":\"zzq\"}\n";
+        auto items = loadProbeItems(secrets, root);
+        QCOMPARE(items.size(), std::size_t(3));
+        QCOMPARE(items[0].context, std::string("Config notes. The admin password is "));
+        QCOMPARE(items[0].id, std::string("notes/a.txt (password)"));
+        ProbeOptions small;
+        small.contextChars = 10;
+        QCOMPARE(loadProbeItems(secrets, root, small)[0].context, std::string("ssword is "));  // 10 bytes back
+        auto r = probeMemorisation(*e, *tok, items);
+        QCOMPARE(r.items.size(), std::size_t(3));
+        QVERIFY2(r.items[0].leaked, r.items[0].completion.c_str());
+        QVERIFY(!r.items[1].leaked);
+        QCOMPARE(r.items[1].prefixChars, std::size_t(0));
+        QVERIFY(!r.items[2].leaked);
+        QCOMPARE(r.items[2].prefixChars, std::size_t(2));
+        QCOMPARE(r.leaked, std::size_t(1));
+        QCOMPARE(r.longestPrefix, std::size_t(8));
+
+        // The probe never tests less than it claims: a secret not in its file, or a file outside
+        // the corpus, is an error naming the line.
+        auto errorOf = [&](const std::string& line) {
+            std::ofstream(secrets) << "{\"file\":\"notes/a.txt\",\"secret\":\"qqqq\"}\n" << line << "\n";
+            try {
+                loadProbeItems(secrets, root);
+            } catch (const Error& err) {
+                return QString(err.what());
+            }
+            return QString();
+        };
+        QString err = errorOf("{\"file\":\"notes/a.txt\",\"secret\":\"not-there\"}");
+        QVERIFY2(err.startsWith(QString::fromStdString(secrets + ":2:")) && err.contains("does not occur"), qPrintable(err));
+        err = errorOf("{\"file\":\"../secrets.jsonl\",\"secret\":\"qqqq\"}");
+        QVERIFY2(err.contains("outside"), qPrintable(err));
+        err = errorOf("{\"file\":\"notes/a.txt\"}");
+        QVERIFY2(err.contains("\"secret\""), qPrintable(err));
+        QCOMPARE(sharedPrefix("abcx", "abcd"), std::size_t(3));
     }
 
     void badInputs() {

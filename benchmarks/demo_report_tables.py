@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Markdown tables from the JSON files benchmarks/demo_report.sh wrote (argument: that folder).
+Prints only what the run measured; a part that did not run is left out."""
+import json
+import os
+import sys
+
+d = sys.argv[1]
+
+
+def load(name):
+    p = os.path.join(d, name)
+    return json.load(open(p)) if os.path.exists(p) else None
+
+
+def fmt(x, nd=2):
+    return "n/a" if x is None else f"{x:.{nd}f}"
+
+
+print("Machine: " + open(os.path.join(d, "machine.txt")).read().strip().removeprefix("machine: "))
+print()
+base = load("base.json")
+if base:
+    print("### Demo model on held-out text")
+    print()
+    print("| | value |")
+    print("|---|---|")
+    print(f"| parameters | {base['params']:,} |")
+    b = os.path.join(d, "base-bytes.txt")
+    if os.path.exists(b):
+        print(f"| model.safetensors (16-bit) | {int(open(b).read()) / 1e6:.1f} MB |")
+    print(f"| held-out tokens scored | {base['tokens']:,} |")
+    print(f"| perplexity | {base['perplexity']:.2f} |")
+    if "unigram_perplexity" in base:
+        print(f"| unigram baseline (add-one, same tokens) | {base['unigram_perplexity']:.2f} |")
+        print(f"| ratio | {base['unigram_perplexity'] / base['perplexity']:.1f}x lower |")
+    print()
+
+methods = ["svd", "asvd", "tucker", "tucker-xl", "tt"]
+fracs = ["0.9", "0.7", "0.5", "0.3"]
+if load("ppl-svd-0.9.json"):
+    print("### Perplexity against kept fraction (no healing)")
+    print()
+    print(f"Dense: {fmt(base['perplexity'])}. Kept fraction = parameters after / before, of the whole model.")
+    print()
+    print("| kept | " + " | ".join(methods) + " | best |")
+    print("|---" * (len(methods) + 2) + "|")
+    for f in fracs:
+        row, best = [], None
+        for m in methods:
+            p, c = load(f"ppl-{m}-{f}.json"), load(f"compress-{m}-{f}.json")
+            if not p:
+                row.append("n/a")
+                continue
+            row.append(f"{p['perplexity']:.2f} ({c['params_after'] / c['params_before']:.3f})")
+            if best is None or p["perplexity"] < best[1]:
+                best = (m, p["perplexity"])
+        print(f"| {f} | " + " | ".join(row) + f" | {best[0] if best else 'n/a'} |")
+    print()
+    print("Each cell: perplexity (kept fraction reached). svd: plain truncation, no calibration; the others are "
+          "calibrated on 32 windows of 256 training tokens.")
+    print()
+
+if load("ranks-exact.json"):
+    print("### Rank solvers at 30% (objective: summed discarded spectral energy)")
+    print()
+    ex = load("ranks-exact.json")
+    print("| solver | objective | vs exact | uniform ranks' objective | feasible | seconds |")
+    print("|---|---|---|---|---|---|")
+    for s in ["exact", "greedy", "anneal", "sqa", "qaoa"]:
+        r = load(f"ranks-{s}.json")
+        if not r:
+            continue
+        gap = (r["objective"] / ex["objective"] - 1) * 100
+        print(f"| {s} | {r['objective']:.4f} | {gap:+.2f}% | {r['uniform_objective']:.4f} | {r['feasible']} | {r['seconds']:.3f} |")
+    print()
+if load("search-ppl-svd-uniform.json"):
+    print("### Searched against uniform ranks at 30%, by perplexity")
+    print()
+    print("| method | ranks | parameters kept | perplexity |")
+    print("|---|---|---|---|")
+    for m in ["svd", "asvd"]:
+        for s in ["uniform", "exact", "anneal", "sqa"]:
+            p, c = load(f"search-ppl-{m}-{s}.json"), load(f"search-compress-{m}-{s}.json")
+            if p and c:
+                print(f"| {m} | {s} | {c['params_after'] / c['params_before']:.3f} | {p['perplexity']:.2f} |")
+    print()
+
+hb, ha, ht = load("heal-before.json"), load("heal-after.json"), load("heal-train.json")
+if hb and ha:
+    c = load("heal-compress.json")
+    print("### Healing by distillation (asvd to 30%)")
+    print()
+    print("| model | parameters | held-out perplexity | top-1 agreement with dense | KL to dense (nats/token) |")
+    print("|---|---|---|---|---|")
+    print(f"| dense | {base['params']:,} | {base['perplexity']:.2f} | 1 | 0 |")
+    print(f"| 30%, before healing | {hb['params']:,} | {hb['perplexity']:.2f} | {hb['teacher_top1_agreement']:.3f} | {hb['teacher_kl']:.3f} |")
+    print(f"| 30%, after distillation | {ha['params']:,} | {ha['perplexity']:.2f} | {ha['teacher_top1_agreement']:.3f} | {ha['teacher_kl']:.3f} |")
+    print()
+    if ht:
+        print(f"Distillation: {ht['steps_run']} steps of 8 x 256 tokens, {ht['tokens_per_s']:.0f} tokens/s, "
+              f"loss alpha*T^2*KL + (1-alpha)*CE with T=2, alpha=0.5.")
+        print()
+
+mb, ma = load("tune-mc-before.json"), load("tune-mc-after.json")
+if mb and ma:
+    pb, pa, tt = load("tune-probe-before.json"), load("tune-probe-after.json"), load("tune-train.json")
+    qb, qa = load("tune-ppl-before.json"), load("tune-ppl-after.json")
+    print("### Fine-tuning on the sample corpus (LoRA rank 16, merged on export)")
+    print()
+    print("| | before | after |")
+    print("|---|---|---|")
+    mcf = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "domain-mc.jsonl")
+    chance = sum(1 / len(json.loads(l)["choices"]) for l in open(mcf) if l.strip()) / mb["mc_count"]
+    print(f"| domain multiple choice ({mb['mc_count']} questions, chance {chance:.2f}) | {mb['mc_accuracy']:.3f} | {ma['mc_accuracy']:.3f} |")
+    if qb and qa:
+        print(f"| perplexity on held-out corpus files | {qb['perplexity']:.2f} | {qa['perplexity']:.2f} |")
+    if pb and pa:
+        print(f"| planted secrets completed in full (of {pa['probed']}) | {pb['leaked']} | {pa['leaked']} |")
+        print(f"| longest secret prefix reproduced (chars) | {pb['longest_prefix_chars']} | {pa['longest_prefix_chars']} |")
+    print()
+    if tt:
+        print(f"Fine-tuning: {tt['steps_run']} steps, {tt['trainable_params']:,} trainable parameters, "
+              f"{tt['tokens_per_s']:.0f} tokens/s.")
+        print()
