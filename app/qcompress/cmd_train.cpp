@@ -54,6 +54,10 @@ QCW_COMMAND(65) {
     sub->add_option("--out", j.out, "Output directory: checkpoints/ and, at the end, model/")->required();
     sub->add_option("--data", o->data, "Dataset folder (dataset.jsonl from 'qcompress data build', or ids.safetensors)")->required();
     sub->add_option("--teacher", j.teacher, "Teacher model for distillation");
+    sub->add_option("--teacher-cache", j.teacherCache,
+                    "Distil from the teacher's top-k logits kept in this file (computed from --teacher when missing)");
+    sub->add_option("--teacher-top-k", j.teacherTopK, "Logits kept per position in --teacher-cache (default 32)")
+        ->check(CLI::Range(1, 1 << 20));
     sub->add_option("--steps", j.steps, "Optimizer steps (default 100)");
     sub->add_option("--lora-rank", j.loraRank, "Train LoRA adapters of this rank instead of all weights (0: off)");
     sub->add_option("--lora-alpha", j.loraAlpha, "LoRA alpha (default: the rank)");

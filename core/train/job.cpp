@@ -40,10 +40,27 @@ TrainJobResult runTrainJob(const TrainJob& job, const RunContext& ctx) {
     ctx.report("load", 0, 0, {}, "loading " + job.student);
     PhiModel student = loadPhiModel(Checkpoint::open(job.student), lo, ctx);
     PhiModel teacher;
-    if (!job.teacher.empty()) {
+    TeacherTopK cache;
+    std::error_code fec;
+    const bool cacheReady = !job.teacherCache.empty() && fs::exists(job.teacherCache, fec);
+    if (!job.teacherCache.empty() && !cacheReady && job.teacher.empty())
+        fail(job.teacherCache, "does not exist, and there is no --teacher to compute it from");
+    if (!job.teacher.empty() && !cacheReady) {
         ctx.report("load", 0, 0, {}, "loading teacher " + job.teacher);
         teacher = loadPhiModel(Checkpoint::open(job.teacher), lo, ctx);
+        if (teacher.config.vocabSize != student.config.vocabSize)
+            fail(job.teacher, "vocabulary size " + std::to_string(teacher.config.vocabSize) + " differs from the student's " +
+                                  std::to_string(student.config.vocabSize));
     }
+    if (cacheReady) {
+        cache = loadTeacherTopK(job.teacherCache, job.windows, job.teacherTopK);
+    } else if (!job.teacherCache.empty()) {
+        // Computed once over every training window, saved atomically, then the teacher is freed.
+        cache = computeTeacherTopK(teacher, job.windows, job.teacherTopK, job.batch, ctx);
+        saveTeacherTopK(cache, job.teacherCache);
+        teacher = PhiModel();
+    }
+    const bool liveTeacher = !job.teacher.empty() && job.teacherCache.empty();
     if (job.loraRank > 0) {
         LoraOptions l = LoraOptions().withRank(job.loraRank).withAlpha(job.loraAlpha > 0 ? job.loraAlpha : job.loraRank)
                             .withSeed(job.seed + 1);
@@ -56,10 +73,12 @@ TrainJobResult runTrainJob(const TrainJob& job, const RunContext& ctx) {
         .withMaxGradNorm(job.maxGradNorm).withSeed(job.seed).withEval(job.evalEvery, job.patience)
         .withSaveEvery(job.saveEvery).withDistillation(job.temperature, job.alpha);
     o.adamw.weightDecay = job.weightDecay;
-    Trainer trainer(student, job.windows, o, job.teacher.empty() ? nullptr : &teacher);
+    Trainer trainer(student, job.windows, o, liveTeacher ? &teacher : nullptr);
+    if (cache.values.defined()) trainer.setTeacherTopK(&cache);
     trainer.setEvalWindows(job.evalWindows);
     trainer.setCheckpointDir(ckptDir);
-    nlohmann::json run = {{"student", job.student}, {"teacher", job.teacher}, {"out", job.out}, {"steps", job.steps},
+    nlohmann::json run = {{"student", job.student}, {"teacher", job.teacher}, {"teacher_cache", job.teacherCache},
+                          {"teacher_top_k", job.teacherCache.empty() ? 0 : job.teacherTopK}, {"out", job.out}, {"steps", job.steps},
                           {"batch", job.batch}, {"accum", job.accum}, {"lr", job.lr}, {"min_lr", job.minLr},
                           {"warmup", job.warmup}, {"weight_decay", job.weightDecay}, {"max_grad_norm", job.maxGradNorm},
                           {"eval_every", job.evalEvery}, {"save_every", job.saveEvery}, {"patience", job.patience},

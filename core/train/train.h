@@ -24,6 +24,30 @@ at::Tensor causalLmLoss(const at::Tensor& logits, const at::Tensor& ids);
 at::Tensor distillationLoss(const at::Tensor& studentLogits, const at::Tensor& teacherLogits, const at::Tensor& ids,
                             double temperature, double alpha);
 
+// ---- Teacher top-k cache ---------------------------------------------------------------
+// The teacher's k largest logits at every position of every training window, computed once
+// so that distillation need not keep the teacher in memory. values: float16 [N, L, k]
+// (descending), indices: int32 [N, L, k]. Saved as safetensors with the windows' hash, k and
+// shape in the metadata; a cache of other data is refused on load.
+struct TeacherTopK {
+    at::Tensor values, indices;
+    std::uint64_t windowsHash = 0;
+    std::int64_t k() const { return values.defined() ? values.size(2) : 0; }
+};
+
+// FNV-1a over the windows' lengths and ids.
+std::uint64_t hashWindows(const std::vector<std::vector<std::int64_t>>& windows);
+TeacherTopK computeTeacherTopK(const PhiModel& teacher, const std::vector<std::vector<std::int64_t>>& windows, int k,
+                               int batch, const RunContext& ctx = RunContext::none());
+void saveTeacherTopK(const TeacherTopK& cache, const std::string& path);
+TeacherTopK loadTeacherTopK(const std::string& path, const std::vector<std::vector<std::int64_t>>& windows, int k);
+
+// Distillation against a cached top-k: p_t = softmax(values / T) over the k kept entries; the
+// student's log_softmax(s / T) over the whole vocabulary, taken at the indices. KL summed over
+// the k entries, averaged over the predicted positions; with k = V it equals distillationLoss.
+at::Tensor topKDistillationLoss(const at::Tensor& studentLogits, const at::Tensor& values, const at::Tensor& indices,
+                                const at::Tensor& ids, double temperature, double alpha);
+
 // ---- LoRA ------------------------------------------------------------------------------
 
 // y = base(x) + scale (x A^T) B^T with A [r, in] small random, B [out, r] zeros, scale
@@ -133,6 +157,9 @@ public:
     void setCheckpointDir(std::string dir);
     // Run description (a JSON object as text) stored in every checkpoint's trainer.json under "run".
     void setRunConfig(const std::string& runJson);
+    // Distil from a cached top-k of the teacher (one row per training window, same order)
+    // instead of a live teacher. The cache must outlive the trainer.
+    void setTeacherTopK(const TeacherTopK* cache);
 
     // Restores the newest complete checkpoint under the checkpoint directory; false when
     // there is none. Errors when it does not fit this model or options.

@@ -11,6 +11,10 @@ namespace qcw {
 
 struct TrainJob {
     std::string student, teacher;   // model directories; teacher optional
+    // Distil from the teacher's top-k logits cached in this file (computed from `teacher` and
+    // saved when missing; the teacher is then not kept in memory). Empty: a live teacher.
+    std::string teacherCache;
+    int teacherTopK = 32;
     std::string out;                // DIR: DIR/checkpoints/step-N, at the end DIR/model
     std::vector<std::vector<std::int64_t>> windows, evalWindows;  // token windows of one length
     std::int64_t steps = 100;

@@ -74,6 +74,7 @@ std::string latestCheckpoint(const std::string& dir) {
 struct Trainer::State {
     PhiModel& model;
     const PhiModel* teacher = nullptr;
+    const TeacherTopK* cache = nullptr;
     std::vector<std::vector<std::int64_t>> windows, evalWindows;
     std::int64_t length = 0;
     TrainOptions o;
@@ -115,10 +116,15 @@ struct Trainer::State {
         return ids;
     }
 
-    at::Tensor loss(const at::Tensor& ids) {
+    at::Tensor loss(const at::Tensor& ids, const std::vector<std::int64_t>& idx) {
         ForwardArgs args;
         args.inputIds = ids;
         at::Tensor logits = model.forward(args);
+        if (cache) {
+            const at::Tensor rows = at::tensor(idx, at::kLong);
+            return topKDistillationLoss(logits, cache->values.index_select(0, rows), cache->indices.index_select(0, rows), ids,
+                                        o.temperature, o.alpha);
+        }
         if (!teacher) return causalLmLoss(logits, ids);
         at::Tensor t;
         {
@@ -181,6 +187,18 @@ Trainer::Trainer(PhiModel& student, std::vector<std::vector<std::int64_t>> windo
 }
 
 Trainer::~Trainer() = default;
+
+void Trainer::setTeacherTopK(const TeacherTopK* cache) {
+    auto& s = *s_;
+    if (cache) {
+        if (s.teacher) fail("distillation", "give a live teacher or a cached top-k, not both");
+        if (cache->values.dim() != 3 || cache->values.size(0) != static_cast<std::int64_t>(s.windows.size()) ||
+            cache->values.size(1) != s.length)
+            fail("teacher cache", "does not hold one row per training window of this length");
+        if (cache->windowsHash != hashWindows(s.windows)) fail("teacher cache", "was computed on other training windows");
+    }
+    s.cache = cache;
+}
 
 void Trainer::setEvalWindows(std::vector<std::vector<std::int64_t>> windows) {
     for (const auto& w : windows)
@@ -271,7 +289,7 @@ std::string Trainer::saveCheckpoint() {
     j["options"] = {{"batch", s.o.batch}, {"accum", s.o.accum}, {"seed", s.o.seed}, {"max_grad_norm", s.o.maxGradNorm},
                     {"weight_decay", s.o.adamw.weightDecay}, {"beta1", s.o.adamw.beta1}, {"beta2", s.o.adamw.beta2},
                     {"eps", s.o.adamw.eps}, {"eval_every", s.o.evalEvery}, {"patience", s.o.patience},
-                    {"temperature", s.o.temperature}, {"alpha", s.o.alpha}, {"teacher", s.teacher != nullptr}};
+                    {"temperature", s.o.temperature}, {"alpha", s.o.alpha}, {"teacher", s.teacher != nullptr || s.cache != nullptr}};
     j["lora"] = s.lora;
     j["params"] = names;
     j["run"] = nlohmann::json::parse(s.runJson);
@@ -385,7 +403,7 @@ TrainResult Trainer::run(const RunContext& ctx) {
         for (int a = 0; a < s.o.accum; ++a) {
             std::vector<std::int64_t> idx;
             for (int b = 0; b < s.o.batch; ++b) idx.push_back(s.nextWindow());
-            at::Tensor loss = s.loss(s.batchOf(s.windows, idx));
+            at::Tensor loss = s.loss(s.batchOf(s.windows, idx), idx);
             (loss / double(s.o.accum)).backward();
             lossSum += loss.item<double>();
         }

@@ -291,6 +291,65 @@ private slots:
         QVERIFY(distillationLoss(ls, lt, ids, 2.0, 1.0).item<double>() > 0);  // the student moved
     }
 
+    void teacherTopKCacheMatchesTheLiveTeacher() {
+        // With k = V the cached loss is the full KL (up to the fp16 storage of the logits).
+        PhiModel teacher = loadTiny();
+        auto windows = randomWindows(6, 16, 31);
+        at::Tensor ids = at::tensor(windows[0], at::kLong).unsqueeze(0);
+        at::Tensor ls = logitsOf(teacher, windows[0]) + 0.3 * at::randn({1, 16, 320}), lt = logitsOf(teacher, windows[0]);
+        auto full = computeTeacherTopK(teacher, {windows[0]}, 320, 1);
+        const double live = distillationLoss(ls, lt, ids, 2.0, 0.7).item<double>();
+        const double cached = topKDistillationLoss(ls, full.values, full.indices, ids, 2.0, 0.7).item<double>();
+        QVERIFY2(std::fabs(live - cached) < 1e-3 * std::fabs(live), qPrintable(QString("%1 vs %2").arg(live).arg(cached)));
+        // The top-k are the k largest logits, in descending order.
+        auto top4 = computeTeacherTopK(teacher, {windows[0]}, 4, 1);
+        auto ref = at::topk(lt[0][5], 4);
+        QVERIFY(at::equal(top4.indices[0][5].to(at::kLong), std::get<1>(ref)));
+        QVERIFY(maxDiff(top4.values[0][5].to(at::kFloat), std::get<0>(ref)) < 1e-2);
+
+        // A job with a cache file: computed from the teacher on the first run, reused without it.
+        QTemporaryDir tmp;
+        const std::string student = tmp.filePath("svd").toStdString();  // a student that differs from its teacher
+        CompressOptions co;
+        co.keepFraction = 0.5;
+        compressModelDir(kTiny, student, co);
+        auto jobWith = [&](const std::string& out, const std::string& teacherDir, const std::string& cacheFile) {
+            TrainJob job;
+            job.withStudent(student).withTeacher(teacherDir).withOut(tmp.filePath(QString::fromStdString(out)).toStdString()).withSteps(4);
+            job.windows = windows;
+            job.batch = 2;
+            job.lr = 5e-3;
+            job.seed = 3;
+            job.alpha = 0.8;
+            job.teacherCache = cacheFile;
+            job.teacherTopK = 320;
+            job.exportModel = false;
+            return job;
+        };
+        const std::string cacheFile = tmp.filePath("teacher.safetensors").toStdString();
+        auto liveRun = runTrainJob(jobWith("live", kTiny, ""));
+        auto firstRun = runTrainJob(jobWith("first", kTiny, cacheFile));
+        QVERIFY(fs::exists(cacheFile));
+        auto reuseRun = runTrainJob(jobWith("reuse", "", cacheFile));  // no teacher at all
+        QVERIFY2(std::fabs(liveRun.finalLoss - firstRun.finalLoss) < 2e-3 * std::fabs(liveRun.finalLoss) + 1e-5,
+                 qPrintable(QString("%1 vs %2").arg(liveRun.finalLoss).arg(firstRun.finalLoss)));
+        QCOMPARE(reuseRun.finalLoss, firstRun.finalLoss);
+        // A cache of other windows, or another k, is refused naming the file.
+        auto other = jobWith("other", "", cacheFile);
+        other.windows = randomWindows(6, 16, 32);
+        QString err;
+        try {
+            runTrainJob(other);
+        } catch (const Error& e) {
+            err = e.what();
+        }
+        QVERIFY2(err.startsWith(QString::fromStdString(cacheFile)) && err.contains("other training windows"), qPrintable(err));
+        auto otherK = jobWith("otherk", "", cacheFile);
+        otherK.teacherTopK = 8;
+        QVERIFY(throwsError([&] { runTrainJob(otherK); }));
+        QVERIFY(throwsError([&] { runTrainJob(jobWith("none", "", tmp.filePath("missing.safetensors").toStdString())); }));
+    }
+
     void loraJobOnCompressedStudentExportsFactorized() {
         QTemporaryDir tmp;
         const std::string svd = tmp.filePath("svd").toStdString(), out = tmp.filePath("out").toStdString();
