@@ -1,5 +1,6 @@
 #include "ui/panes.h"
 
+#include "ui/pane_chat.h"
 #include "ui/pane_compression.h"
 #include "ui/pane_model.h"
 
@@ -21,6 +22,8 @@ const std::vector<PaneInfo>& registeredPanes() {
                         QT_TRANSLATE_NOOP("qcw::ui::Panes", "Open a model and inspect its layers")),
         pane<CompressionPane>("compression", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Compression"),
                               QT_TRANSLATE_NOOP("qcw::ui::Panes", "Search ranks and compress the open model")),
+        pane<ChatPane>("chat", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Chat"),
+                       QT_TRANSLATE_NOOP("qcw::ui::Panes", "Ask the original and a compressed model side by side")),
     };
     return panes;
 }

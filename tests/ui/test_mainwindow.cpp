@@ -93,13 +93,14 @@ private slots:
 
     void onlyRealPanesExist() {
         MainWindow w(quietOptions());
-        QCOMPARE(w.paneIds(), (QStringList{QStringLiteral("model"), QStringLiteral("compression")}));
-        QCOMPARE(static_cast<int>(qcw::ui::registeredPanes().size()), 2);
+        QCOMPARE(w.paneIds(), (QStringList{QStringLiteral("model"), QStringLiteral("compression"), QStringLiteral("chat")}));
+        QCOMPARE(static_cast<int>(qcw::ui::registeredPanes().size()), 3);
         QVERIFY(w.findChild<QWidget*>(QStringLiteral("pane-model")));
         QVERIFY(w.findChild<QWidget*>(QStringLiteral("pane-compression")));
+        QVERIFY(w.findChild<QWidget*>(QStringLiteral("pane-chat")));
         auto* list = w.findChild<QListWidget*>(QStringLiteral("pane-list"));
         QVERIFY(list);
-        QCOMPARE(list->count(), 2);
+        QCOMPARE(list->count(), 3);
         QVERIFY(w.showPane(QStringLiteral("model")));
         QCOMPARE(w.currentPane(), QStringLiteral("model"));
         QVERIFY(w.showPane(QStringLiteral("compression")));
