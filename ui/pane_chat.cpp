@@ -13,6 +13,7 @@
 #include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -70,6 +71,7 @@ ChatReply generateWithEngine(EngineCache& cache, const std::string& dir, const s
         cache.tokenizers[dir] = tok;
     }
     r.params = engine->parameterCount();
+    r.weightBytes = engine->weightBytes();
     const std::string text = o.dialogue ? "User: " + prompt + "\nAssistant:" : prompt;
     std::vector<std::int64_t> ids;
     for (int id : tok->encodeIds(text)) ids.push_back(id);
@@ -130,8 +132,9 @@ struct ChatPane::Impl {
     ChatPane* q;
     std::shared_ptr<EngineCache> cache = std::make_shared<EngineCache>();
     GenerateFn generate;
-    Side sides[2];
+    Side sides[3];
     QLineEdit* compressedEdit = nullptr;
+    QLineEdit* tunedEdit = nullptr;
     QPlainTextEdit* prompt = nullptr;
     QSpinBox* maxNew = nullptr;
     QCheckBox* sample = nullptr;
@@ -147,7 +150,9 @@ struct ChatPane::Impl {
     explicit Impl(ChatPane* pane) : q(pane) {}
 
     QString dirOf(int side) const {
-        return side == 0 ? q->context().session->directory() : QDir::cleanPath(compressedEdit->text().trimmed());
+        if (side == 0) return q->context().session->directory();
+        const QString t = (side == 1 ? compressedEdit : tunedEdit)->text().trimmed();
+        return t.isEmpty() ? QString() : QDir::cleanPath(t);
     }
 
     void setBusy(bool b) {
@@ -189,20 +194,22 @@ struct ChatPane::Impl {
     }
 
     void runSide(int side) {
-        if (side > 1) {
+        if (side > 2) {
             setBusy(false);
             emit q->exchangeFinished();
             return;
         }
         const QString dir = dirOf(side);
         Side& s = sides[side];
-        s.box->setTitle((side == 0 ? ChatPane::tr("Original — %1") : ChatPane::tr("Compressed — %1"))
-                            .arg(dir.isEmpty() ? ChatPane::tr("none") : QFileInfo(dir).fileName()));
+        const QString titles[3] = {ChatPane::tr("Original — %1"), ChatPane::tr("Compressed — %1"),
+                                   ChatPane::tr("Compressed + fine-tuned — %1")};
+        s.box->setTitle(titles[side].arg(dir.isEmpty() ? ChatPane::tr("none") : QFileInfo(dir).fileName()));
         appendPrompt(side, QString::fromStdString(pendingPrompt));
         if (dir.isEmpty()) {
-            replaceReply(side, side == 0 ? ChatPane::tr("(no model is open)")
-                                         : ChatPane::tr("(choose a compressed model above, e.g. the Compression pane's output)"),
-                         true);
+            const QString why[3] = {ChatPane::tr("(no model is open)"),
+                                    ChatPane::tr("(choose a compressed model above, e.g. the Compression pane's output)"),
+                                    ChatPane::tr("(choose a fine-tuned model above, e.g. `qcompress train` output's model/)")};
+            replaceReply(side, why[side], true);
             runSide(side + 1);
             return;
         }
@@ -221,6 +228,7 @@ struct ChatPane::Impl {
                                           .arg(r.decodeTokensPerSecond, 0, 'f', 1)
                                           .arg(r.firstTokenSeconds, 0, 'f', 2)
                                           .arg(formatCompactCount(r.params));
+                         if (r.weightBytes > 0) st += ChatPane::tr(" · weights %1").arg(formatBytes(double(r.weightBytes)));
                          if (r.loadSeconds > 0) st += ChatPane::tr(" · loaded in %1 s").arg(r.loadSeconds, 0, 'f', 1);
                          s.status->setText(st);
                          runSide(side + 1);
@@ -248,25 +256,34 @@ ChatPane::ChatPane(const PaneContext& context, QWidget* parent) : Pane(context, 
     };
 
     auto* layout = new QVBoxLayout(this);
-    auto* top = new QHBoxLayout;
-    top->addWidget(new QLabel(tr("Compressed model:")));
-    d->compressedEdit = new QLineEdit;
-    d->compressedEdit->setObjectName("chat-compressed-dir");
-    d->compressedEdit->setPlaceholderText(tr("a folder written by the Compression pane or `qcompress compress`"));
-    top->addWidget(d->compressedEdit, 1);
-    auto* browse = new QPushButton(tr("Browse…"));
-    connect(browse, &QPushButton::clicked, this, [this] {
-        const QString dir = QFileDialog::getExistingDirectory(this, tr("Compressed model"), d->compressedEdit->text());
-        if (!dir.isEmpty()) setCompressedModel(dir);
-    });
-    top->addWidget(browse);
-    layout->addLayout(top);
+    auto* paths = new QFormLayout;
+    auto pathRow = [&](const QString& label, const char* name, const QString& placeholder) {
+        auto* row = new QHBoxLayout;
+        auto* edit = new QLineEdit;
+        edit->setObjectName(name);
+        edit->setPlaceholderText(placeholder);
+        row->addWidget(edit, 1);
+        auto* browse = new QPushButton(tr("Browse…"));
+        connect(browse, &QPushButton::clicked, this, [this, edit, label] {
+            const QString dir = QFileDialog::getExistingDirectory(this, label, edit->text());
+            if (!dir.isEmpty()) edit->setText(ModelSession::normalizeModelPath(dir));
+        });
+        row->addWidget(browse);
+        paths->addRow(label, row);
+        return edit;
+    };
+    d->compressedEdit = pathRow(tr("Compressed model:"), "chat-compressed-dir",
+                                tr("a folder written by the Compression pane or `qcompress compress`"));
+    d->tunedEdit = pathRow(tr("Fine-tuned model:"), "chat-tuned-dir",
+                           tr("optional: the compressed model after `qcompress train` (its model/ folder)"));
+    layout->addLayout(paths);
 
     auto* split = new QSplitter(Qt::Horizontal);
-    const char* names[2] = {"chat-original", "chat-compressed"};
-    for (int i = 0; i < 2; ++i) {
+    const char* names[3] = {"chat-original", "chat-compressed", "chat-tuned"};
+    const QString boxTitles[3] = {tr("Original"), tr("Compressed"), tr("Compressed + fine-tuned")};
+    for (int i = 0; i < 3; ++i) {
         Side& s = d->sides[i];
-        s.box = new QGroupBox(i == 0 ? tr("Original") : tr("Compressed"));
+        s.box = new QGroupBox(boxTitles[i]);
         auto* v = new QVBoxLayout(s.box);
         s.view = new QTextBrowser;
         s.view->setObjectName(names[i]);
@@ -337,6 +354,10 @@ void ChatPane::setCompressedModel(const QString& dir) {
 
 QString ChatPane::compressedModel() const { return d->compressedEdit->text().trimmed(); }
 
+void ChatPane::setTunedModel(const QString& dir) {
+    d->tunedEdit->setText(dir.isEmpty() ? QString() : ModelSession::normalizeModelPath(dir));
+}
+
 bool ChatPane::isBusy() const { return d->busy; }
 
 void ChatPane::send() {
@@ -356,6 +377,7 @@ void ChatPane::stop() { d->jobs.cancelAll(); }
 
 void ChatPane::saveSettings(QSettings& s) const {
     s.setValue("compressed", compressedModel());
+    s.setValue("tuned", d->tunedEdit->text().trimmed());
     s.setValue("maxNewTokens", d->maxNew->value());
     s.setValue("sample", d->sample->isChecked());
     s.setValue("temperature", d->temperature->value());
@@ -364,6 +386,7 @@ void ChatPane::saveSettings(QSettings& s) const {
 
 void ChatPane::restoreSettings(QSettings& s) {
     d->compressedEdit->setText(s.value("compressed").toString());
+    d->tunedEdit->setText(s.value("tuned").toString());
     d->maxNew->setValue(s.value("maxNewTokens", 64).toInt());
     d->sample->setChecked(s.value("sample", false).toBool());
     d->temperature->setValue(s.value("temperature", 0.8).toDouble());

@@ -1,6 +1,6 @@
 #pragma once
-// The chat pane: one prompt, answered by the original model (the one the workbench has open)
-// and by a compressed model side by side, streamed token by token, with each side's decode
+// The chat pane: one prompt, answered by the original model (the one the workbench has open),
+// a compressed model and, optionally, the compressed + fine-tuned model side by side, streamed token by token, with each side's decode
 // speed and time to first token. Generation runs on a background thread (see async.h), one
 // side after the other so their speeds are measured on the same idle machine; Stop cancels.
 #include "ui/pane.h"
@@ -26,6 +26,7 @@ struct ChatReply {
     double firstTokenSeconds = 0;  // from the start of generation (prefill included)
     double decodeTokensPerSecond = 0;
     long long params = 0;
+    long long weightBytes = 0;   // the loaded weights in memory (compute dtype)
     double loadSeconds = 0;      // 0 when the model was already loaded
 };
 
@@ -43,6 +44,7 @@ public:
     void setGenerateFunction(GenerateFn fn);  // default: qcw::Engine + the model's tokenizer
     void setCompressedModel(const QString& dir);
     QString compressedModel() const;
+    void setTunedModel(const QString& dir);  // the compressed + fine-tuned model (optional)
 
     void saveSettings(QSettings& settings) const override;
     void restoreSettings(QSettings& settings) override;

@@ -10,6 +10,7 @@
 //   qcw --version | --help
 #include "ui/main_window.h"
 #include "ui/model_session.h"
+#include "ui/pane_chat.h"
 #include "ui/pane_compression.h"
 #include "ui/theme.h"
 
@@ -19,6 +20,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QPixmap>
 #include <QSaveFile>
 #include <QSettings>
@@ -114,14 +116,20 @@ int main(int argc, char** argv) {
                                            QStringLiteral("Render the window offscreen with the model loaded, "
                                                           "write it to <file> as PNG and exit."),
                                            QStringLiteral("file"));
-    const QCommandLineOption paneOpt(QStringLiteral("pane"), QStringLiteral("Show pane <id> (model, compression)."),
+    const QCommandLineOption paneOpt(QStringLiteral("pane"), QStringLiteral("Show pane <id> (model, compression, chat)."),
                                      QStringLiteral("id"));
+    const QCommandLineOption chatPromptOpt(
+        QStringLiteral("chat-prompt"), QStringLiteral("With --screenshot --pane chat: ask <text> before grabbing."),
+        QStringLiteral("text"));
+    const QCommandLineOption chatCompressedOpt(
+        QStringLiteral("chat-compressed"), QStringLiteral("With --pane chat: the compressed model to compare with."),
+        QStringLiteral("dir"));
     const QCommandLineOption themeOpt(QStringLiteral("theme"),
                                       QStringLiteral("Colour theme for this run: system, light or dark."),
                                       QStringLiteral("name"));
     const QCommandLineOption listPluginsOpt(QStringLiteral("list-plugins"),
                                             QStringLiteral("Print one line per plugin found and exit."));
-    parser.addOptions({screenshotOpt, paneOpt, themeOpt, listPluginsOpt});
+    parser.addOptions({screenshotOpt, paneOpt, chatPromptOpt, chatCompressedOpt, themeOpt, listPluginsOpt});
     parser.addPositionalArgument(QStringLiteral("model_dir"),
                                  QStringLiteral("Model snapshot folder to open (config.json + *.safetensors)."),
                                  QStringLiteral("[MODEL_DIR]"));
@@ -155,6 +163,9 @@ int main(int argc, char** argv) {
             printErr(QStringLiteral("unknown pane '%1' (%2)").arg(parser.value(paneOpt), window.paneIds().join(", ")));
             return 2;
         }
+        if (parser.isSet(chatCompressedOpt))
+            if (auto* chat = qobject_cast<qcw::ui::ChatPane*>(window.pane(QStringLiteral("chat"))))
+                chat->setCompressedModel(parser.value(chatCompressedOpt));
         window.show();
         if (!modelDir.isEmpty()) window.openModel(modelDir);
         return app->exec();
@@ -200,7 +211,20 @@ int main(int argc, char** argv) {
                              grab();  // errors show in the pane too
                          });
     }
+    auto* chat = window.currentPane() == QLatin1String("chat")
+                     ? qobject_cast<qcw::ui::ChatPane*>(window.pane(QStringLiteral("chat")))
+                     : nullptr;
+    if (chat) {
+        chat->setCompressedModel(parser.value(chatCompressedOpt));
+        QObject::connect(chat, &qcw::ui::ChatPane::exchangeFinished, &window, [&] { grab(); });
+    }
     QObject::connect(window.session(), &qcw::ui::ModelSession::modelLoaded, &window, [&] {
+        if (chat && parser.isSet(chatPromptOpt)) {
+            if (auto* prompt = chat->findChild<QPlainTextEdit*>(QStringLiteral("chat-prompt")))
+                prompt->setPlainText(parser.value(chatPromptOpt));
+            chat->send();
+            return;
+        }
         if (!compression || !scratch.isValid()) {
             grab();
             return;

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "model/engine_impl.h"
 #include "model/loader.h"
+#include "model/quantized.h"
 
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
@@ -34,6 +35,17 @@ std::string Engine::deviceName() const { return impl_->model.device.str(); }
 std::string Engine::computeDtype() const { return std::string(c10::toString(impl_->model.dtype)); }
 double Engine::loadSeconds() const { return impl_->loadSeconds; }
 std::int64_t Engine::parameterCount() const { return impl_->model.parameterCount(); }
+
+std::int64_t Engine::weightBytes() const {
+    auto& m = impl_->model;
+    std::int64_t bytes = 0;
+    for (auto& [name, t] : m.parameters())
+        if (t && t->defined()) bytes += static_cast<std::int64_t>(t->nbytes());
+    for (auto& [name, op] : m.linearOps())  // int8 weights are not trainable parameters
+        if (auto* q = dynamic_cast<const Int8Linear*>(op->get()))
+            bytes += static_cast<std::int64_t>(q->qweight().nbytes() + q->scale().nbytes());
+    return bytes;
+}
 
 namespace {
 HostTensor toHost(const at::Tensor& t) {

@@ -41,6 +41,8 @@ public:
     std::string computeDtype() const;
     double loadSeconds() const;
     std::int64_t parameterCount() const;
+    // Bytes of the loaded weights as held for compute (factors, int8 weights and scales included).
+    std::int64_t weightBytes() const;
 
     // ids and mask are row-major [batch, time]; mask may be empty (all ones).
     ForwardResult forward(const std::vector<std::int64_t>& ids, const std::vector<std::int64_t>& mask,

@@ -185,6 +185,10 @@ private slots:
             const QString st = child<QLabel>(*w, side)->text();
             QVERIFY2(st.startsWith("5 tokens") && st.contains("tok/s") && st.contains("loaded in"), qPrintable(st));
         }
+        // fp32 weights: the dense fixture's 190,976 parameters are 746.0 KiB.
+        QVERIFY2(child<QLabel>(*w, "chat-original-status")->text().contains("weights 746.0 KiB"),
+                 qPrintable(child<QLabel>(*w, "chat-original-status")->text()));
+        QVERIFY(child<QTextBrowser>(*w, "chat-tuned")->toPlainText().contains("choose a fine-tuned model"));
         QVERIFY(child<QLabel>(*w, "chat-compressed-status")->text().contains(" K parameters"));
         // A second question reuses the loaded engines.
         ask(*w, QStringLiteral("fails over"));
