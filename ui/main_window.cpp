@@ -1,5 +1,7 @@
 #include "ui/main_window.h"
 
+#include "ui/plugins.h"
+
 #include "ui/app_icon.h"
 #include "ui/model_session.h"
 #include "ui/pane.h"
@@ -137,6 +139,23 @@ void MainWindow::showAbout() {
     box.exec();
 }
 
+void MainWindow::showAboutPlugins() {
+    QMessageBox box(this);
+    box.setObjectName(QStringLiteral("about-plugins-box"));
+    box.setWindowTitle(tr("About Plugins"));
+    box.setTextFormat(Qt::RichText);
+    QString rows;
+    for (const auto& p : installedPlugins()) {
+        rows += p.plugin ? tr("<tr><td><b>%1</b></td><td>%2</td><td>%3</td></tr>")
+                               .arg(p.name.toHtmlEscaped(), p.version.toHtmlEscaped(), p.description.toHtmlEscaped())
+                         : tr("<tr><td colspan=3><b>failed:</b> %1</td></tr>").arg(p.error.toHtmlEscaped());
+    }
+    box.setText(rows.isEmpty() ? tr("No decomposition plugins found in %1.").arg(pluginSearchPaths().join(QStringLiteral(", ")).toHtmlEscaped())
+                               : tr("<h3>Decomposition plugins</h3><table cellspacing=6>%1</table>").arg(rows));
+    box.setInformativeText(tr("Searched: %1").arg(pluginSearchPaths().join(QStringLiteral(", "))));
+    box.exec();
+}
+
 QStringList MainWindow::paneIds() const {
     QStringList ids;
     for (const auto& p : d->panes) ids << p.id;
@@ -255,6 +274,8 @@ void MainWindow::Impl::buildActions() {
     QAction* about = help->addAction(MainWindow::tr("&About qcw"), q, &MainWindow::showAbout);
     about->setObjectName(QStringLiteral("action-about"));
     about->setMenuRole(QAction::AboutRole);
+    QAction* aboutPlugins = help->addAction(MainWindow::tr("About &Plugins"), q, &MainWindow::showAboutPlugins);
+    aboutPlugins->setObjectName(QStringLiteral("action-about-plugins"));
     QAction* aboutQt = help->addAction(MainWindow::tr("About &Qt"), qApp, &QApplication::aboutQt);
     aboutQt->setMenuRole(QAction::AboutQtRole);
 }

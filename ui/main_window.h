@@ -43,6 +43,7 @@ public:
 public slots:
     void openModelDialog();
     void showAbout();
+    void showAboutPlugins();  // Help > About Plugins: every decomposition plugin found
 
 protected:
     void closeEvent(QCloseEvent* event) override;

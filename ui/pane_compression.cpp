@@ -3,6 +3,8 @@
 #include "ui/async.h"
 #include "ui/format.h"
 #include "ui/model_session.h"
+#include "ui/plugins.h"
+#include "ui/decomposition_plugin.h"
 
 #include "common/error.h"
 #include "io/inventory.h"
@@ -28,6 +30,7 @@
 #include <QSettings>
 #include <QSlider>
 #include <QSplitter>
+#include <QStackedWidget>
 #include <QStatusBar>
 #include <QTableWidget>
 #include <QTimer>
@@ -40,6 +43,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -95,7 +99,7 @@ const SolverItem kSolvers[] = {
 QString tr(const char* text) { return QCoreApplication::translate("qcw::ui::CompressionPane", text); }
 
 bool searchableMethod(const QString& method) {
-    return method == QLatin1String("svd") || method == QLatin1String("asvd");
+    return method == QLatin1String("svd") || method == QLatin1String("asvd") || method == QLatin1String("plugin:svd");
 }
 
 QString stageLabel(const std::string& stage) {
@@ -159,6 +163,9 @@ struct CompressionPane::Impl {
     QLabel* keepLabel = nullptr;
     QComboBox* method = nullptr;
     QComboBox* solver = nullptr;
+    QLabel* pluginTitle = nullptr;
+    QStackedWidget* pluginSettings = nullptr;
+    std::map<QString, std::pair<qcw::DecompositionPlugin*, QWidget*>> plugins;  // "plugin:<id>" -> plugin, settings
     QCheckBox* calibrate = nullptr;
     QCheckBox* randomized = nullptr;
     QLineEdit* output = nullptr;
@@ -346,6 +353,21 @@ QWidget* CompressionPane::Impl::buildControls() {
         method->addItem(tr(m.label), QString::fromLatin1(m.id));
         method->setItemData(method->count() - 1, tr(m.tip), Qt::ToolTipRole);
     }
+    // Decomposition plugins (see decomposition_plugin.h) follow the built-in methods, each with
+    // its own settings widget.
+    pluginSettings = new QStackedWidget;
+    pluginSettings->setObjectName(QStringLiteral("plugin-settings"));
+    pluginSettings->addWidget(new QWidget);  // page 0: no plugin chosen
+    for (const auto& p : installedPlugins()) {
+        if (!p.plugin) continue;
+        const QString id = QStringLiteral("plugin:") + p.id;
+        method->addItem(CompressionPane::tr("%1 (plugin)").arg(p.name), id);
+        method->setItemData(method->count() - 1, p.description, Qt::ToolTipRole);
+        QWidget* w = p.plugin->createSettingsWidget(pluginSettings);
+        if (!w) w = new QWidget(pluginSettings);
+        pluginSettings->addWidget(w);
+        plugins[id] = {p.plugin, w};
+    }
     solver = new QComboBox;
     solver->setObjectName(QStringLiteral("solver-combo"));
     for (const auto& s : kSolvers) {
@@ -362,6 +384,10 @@ QWidget* CompressionPane::Impl::buildControls() {
     auto* methodTitle = new QLabel(CompressionPane::tr("&Method:"));
     methodTitle->setBuddy(method);
     form->addRow(methodTitle, methodRow);
+    pluginTitle = new QLabel(CompressionPane::tr("Plugin settings:"));
+    form->addRow(pluginTitle, pluginSettings);
+    pluginTitle->setVisible(false);
+    pluginSettings->setVisible(false);
 
     calibrate = new QCheckBox(CompressionPane::tr("Calibrate on random tokens"));
     calibrate->setObjectName(QStringLiteral("calibrate-random"));
@@ -430,7 +456,13 @@ QWidget* CompressionPane::Impl::buildControls() {
         updateTarget();
         updateDefaultOutput();
     });
-    QObject::connect(method, &QComboBox::currentIndexChanged, q, [this] { updateEnabled(); });
+    QObject::connect(method, &QComboBox::currentIndexChanged, q, [this] {
+        auto it = plugins.find(methodId());
+        pluginSettings->setCurrentWidget(it == plugins.end() ? pluginSettings->widget(0) : it->second.second);
+        pluginTitle->setVisible(it != plugins.end());
+        pluginSettings->setVisible(it != plugins.end());
+        updateEnabled();
+    });
     QObject::connect(solver, &QComboBox::currentIndexChanged, q, [this] { updateEnabled(); });
     QObject::connect(output, &QLineEdit::textEdited, q, [this](const QString& text) {
         outputEdited = !text.trimmed().isEmpty();
@@ -640,6 +672,10 @@ void CompressionPane::Impl::start(bool withCompression, bool replace) {
     co.method = methodId().toStdString();
     co.randomized = randomized->isChecked();
     co.solver = ro.solver;
+    if (auto it = plugins.find(methodId()); it != plugins.end()) {
+        // Sets the method (and a factorizer); only the SVD plugin is searchable, and it sets svd or asvd.
+        it->second.first->configure(it->second.second, co);
+    }
     if (calibrate->isChecked() && model->vocabSize > 0) {
         std::mt19937_64 rng(17);
         const auto vocab = static_cast<std::uint64_t>(model->vocabSize);

@@ -11,6 +11,7 @@
 #include "ui/main_window.h"
 #include "ui/model_session.h"
 #include "ui/pane_chat.h"
+#include "ui/plugins.h"
 #include "ui/pane_compression.h"
 #include "ui/theme.h"
 
@@ -136,8 +137,18 @@ int main(int argc, char** argv) {
     parser.process(*app);  // --help and --version print and exit here
 
     if (parser.isSet(listPluginsOpt)) {
-        // The plugin system does not exist yet, so there is no plugin to list.
-        return 0;
+        // One line per plugin: id, name, version, file (tab-separated); broken ones on stderr.
+        int broken = 0;
+        for (const auto& p : qcw::ui::installedPlugins()) {
+            if (!p.plugin) {
+                printErr(p.error);
+                ++broken;
+                continue;
+            }
+            const QByteArray line = QStringLiteral("%1\t%2\t%3\t%4\n").arg(p.id, p.name, p.version, p.file).toUtf8();
+            std::fwrite(line.constData(), 1, static_cast<std::size_t>(line.size()), stdout);
+        }
+        return broken ? 1 : 0;
     }
     const QStringList positional = parser.positionalArguments();
     if (positional.size() > 1) {

@@ -44,8 +44,9 @@ bool isBig(const LinearOp& op) { return op.inFeatures() * op.outFeatures() >= 4 
 }  // namespace
 
 std::vector<Group> planGroups(PhiModel& model, const CompressOptions& o) {
-    static const std::set<std::string> methods = {"svd", "asvd", "tucker", "tucker-xl", "tt", "auto", "int8"};
+    static const std::set<std::string> methods = {"svd", "asvd", "tucker", "tucker-xl", "tt", "auto", "int8", "custom"};
     if (!methods.count(o.method)) fail("--method " + o.method, "unknown method; expected svd, asvd, tucker, tucker-xl, tt, auto or int8");
+    if (o.method == "custom" && !o.factorizer) fail("--method custom", "needs a factorizer (a decomposition plugin)");
     std::vector<Group> groups;
     auto single = [&](const std::string& name, std::shared_ptr<LinearOp>* slot, const std::string& method, int block) {
         Group g;
@@ -60,7 +61,9 @@ std::vector<Group> planGroups(PhiModel& model, const CompressOptions& o) {
         groups.push_back(std::move(g));
     };
     const int L = static_cast<int>(model.blocks.size());
-    const std::string lowRank = o.method == "asvd" || (!o.calibration.empty() && o.method != "svd") ? "asvd" : "svd";
+    const std::string lowRank = o.method == "custom" ? "custom"
+                                : o.method == "asvd" || (!o.calibration.empty() && o.method != "svd") ? "asvd"
+                                                                                                     : "svd";
     if (o.method == "tucker-xl") {
         for (int k = 0; k < 6; ++k) {
             Group g;
@@ -311,6 +314,39 @@ Candidate lowRankCandidate(const Group& g, std::size_t member, const std::string
     return c;
 }
 
+// A plugin's factorization of one matrix, checked before it is trusted.
+Candidate customCandidate(const Group& g, std::size_t member, int rank, const InputStats* s, const CompressOptions& o) {
+    const LinearOp& op = **g.slots[member];
+    const std::string& name = g.info.members[member];
+    at::Tensor w = op.denseWeight().to(at::kFloat).contiguous();
+    const std::int64_t m = w.size(0), n = w.size(1);
+    MatrixFactors f = o.factorizer(w.data_ptr<float>(), m, n, rank);
+    if (f.rank < 1 || f.rank > std::min(m, n) || static_cast<std::int64_t>(f.left.size()) != m * f.rank ||
+        static_cast<std::int64_t>(f.right.size()) != std::int64_t(f.rank) * n)
+        fail(o.factorizerName + " on " + name, "returned factors of the wrong size (rank " + std::to_string(f.rank) + ")");
+    at::Tensor left = at::from_blob(f.left.data(), {m, f.rank}, at::kFloat).clone();
+    at::Tensor right = at::from_blob(f.right.data(), {f.rank, n}, at::kFloat).clone();
+    if (!at::isfinite(left).all().item<bool>() || !at::isfinite(right).all().item<bool>())
+        fail(o.factorizerName + " on " + name, "returned NaN or Inf factors");
+    Candidate c;
+    LayerReport r;
+    r.name = name;
+    r.group = g.info.name;
+    r.method = o.factorizerName;
+    r.ranks = {f.rank};
+    r.paramsBefore = w.numel();
+    r.paramsAfter = left.numel() + right.numel();
+    at::Tensor approx = at::matmul(left, right);
+    at::Tensor wd = w.to(at::kDouble), ad = approx.to(at::kDouble);
+    fillErrors(r, wd, ad, s);
+    at::Tensor bias = s ? correctedBias(op.bias(), wd, ad, s, o.biasCorrection) : op.bias();
+    const auto st = op.bias().defined() ? op.bias().scalar_type() : at::kFloat;
+    c.ops.push_back(std::make_shared<LowRankLinear>(left.to(st), right.to(st), bias, r.method));
+    c.error = squaredRel(s ? r.outError : r.relError);
+    c.reports.push_back(r);
+    return c;
+}
+
 Candidate ttCandidate(const Group& g, std::size_t member, int bond, const InputStats* s, const CompressOptions& o) {
     const LinearOp& op = **g.slots[member];
     at::Tensor w = op.denseWeight().to(at::kDouble);
@@ -450,6 +486,8 @@ void compressGroup(Group& g, double fraction, const std::vector<const InputStats
             best.ops.push_back(c.ops[0]);
             best.reports.push_back(c.reports[0]);
         }
+    } else if (method == "custom") {
+        best = customCandidate(g, 0, given ? given : lowRankForBudget(m, n, memberBudget), stats[0], o);
     } else if (method == "tt") {
         best = ttCandidate(g, 0, given ? given : ttBondForBudget(m, n, o.ttCores, memberBudget), stats[0], o);
     } else {  // auto: the candidate with the lowest error at this group's budget
@@ -524,7 +562,7 @@ CompressionReport compressModel(PhiModel& model, const CompressOptions& o, const
     const double fraction = groupKeepFraction(model, groups, o.keepFraction);
     CompressionReport report;
     report.paramsBefore = model.parameterCount();
-    report.method = o.method;
+    report.method = o.method == "custom" ? o.factorizerName : o.method;
     report.solver = o.solver;
     report.refineSteps = o.refineSteps;
     for (auto& g : groups)

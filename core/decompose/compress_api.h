@@ -3,11 +3,21 @@
 #include "common/run_context.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 namespace qcw {
+
+// A per-matrix factorization brought from outside the core (a decomposition plugin): given W
+// [rows, cols] (row-major float32) and a rank r, returns W ~ left [rows, r] x right [r, cols]
+// (row-major). Runs on the compression's worker thread.
+struct MatrixFactors {
+    int rank = 0;
+    std::vector<float> left, right;
+};
+using MatrixFactorizer = std::function<MatrixFactors(const float* w, std::int64_t rows, std::int64_t cols, int rank)>;
 
 struct CompressOptions {
     double keepFraction = 0.5;   // fraction of ALL parameters kept (0.3 keeps 30%)
@@ -16,8 +26,11 @@ struct CompressOptions {
     // tucker-xl: each matrix type across all layers as one Tucker-2 stack (shared bases);
     // tt: tensor-train (MPO) for fc1, fc2 and lm_head, svd/asvd for the attention matrices;
     // auto: per group, the candidate with the lowest error at the group's budget;
-    // int8: the baseline: weight-only int8 per output channel (keeps every parameter; needs 1.0).
+    // int8: the baseline: weight-only int8 per output channel (keeps every parameter; needs 1.0);
+    // custom: every matrix by `factorizer` at the uniform ranks svd would use (a plugin's strategy).
     std::string method = "svd";
+    MatrixFactorizer factorizer;       // method "custom"
+    std::string factorizerName = "custom";  // recorded as each layer's method
     bool randomized = false;           // randomized SVD (faster on big matrices)
     std::uint64_t seed = 0;
     std::map<std::string, int> ranks;  // explicit allocation: group name -> rank (or bond)
