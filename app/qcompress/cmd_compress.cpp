@@ -17,7 +17,7 @@ QCW_COMMAND(50) {
         std::string model, out, method = "svd", calib, calibData, solver;
         double target = 0.5;
         int calibRandom = 0, calibWindows = 32, calibLength = 128, ttCores = 3, refineSteps = 0;
-        bool randomized = false, feedback = false, noBias = false, keepLmHead = false, replace = false, json = false;
+        bool randomized = false, int8Factors = false, feedback = false, noBias = false, keepLmHead = false, replace = false, json = false;
         std::uint64_t seed = 0;
     };
     auto o = std::make_shared<Opts>();
@@ -37,6 +37,7 @@ QCW_COMMAND(50) {
         ->check(CLI::Range(2, 1 << 20));
     sub->add_option("--solver", o->solver, "Rank allocation by a search solver (see qcompress ranks)");
     sub->add_flag("--randomized", o->randomized, "Randomized SVD (faster on big matrices)");
+    sub->add_flag("--int8-factors", o->int8Factors, "Store the low-rank factors in int8 (one scale per row)");
     sub->add_flag("--error-feedback", o->feedback, "Calibrate each block on the already-compressed model's activations");
     sub->add_flag("--no-bias-correction", o->noBias, "Keep biases as they are");
     sub->add_flag("--keep-lm-head", o->keepLmHead, "Leave lm_head dense");
@@ -53,6 +54,7 @@ QCW_COMMAND(50) {
         c.randomized = o->randomized;
         c.seed = o->seed;
         c.errorFeedback = o->feedback;
+        c.int8Factors = o->int8Factors;
         c.biasCorrection = !o->noBias;
         c.includeLmHead = !o->keepLmHead;
         c.ttCores = o->ttCores;

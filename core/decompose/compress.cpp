@@ -680,6 +680,27 @@ CompressionReport compressModel(PhiModel& model, const CompressOptions& o, const
             progress(g.info.name);
         }
     }
+    if (o.int8Factors) {
+        // Both factors of every low-rank layer to int8 (per row); the error this adds is
+        // measured against the float factorization.
+        std::map<std::string, LayerReport*> byName;
+        for (auto& l : report.layers) byName[l.name] = &l;
+        for (auto& g : groups)
+            for (std::size_t i = 0; i < g.slots.size(); ++i) {
+                auto* lr = dynamic_cast<LowRankLinear*>(g.slots[i]->get());
+                if (!lr) continue;
+                auto q = Int8LowRankLinear::quantize(lr->left(), lr->right(), lr->bias());
+                const at::Tensor before = at::matmul(lr->left().to(at::kFloat), lr->right().to(at::kFloat));
+                const double qerr = relativeError(before, q->denseWeight());
+                if (auto it = byName.find(g.info.members[i]); it != byName.end()) {
+                    it->second->method += "+int8";
+                    it->second->int8Error = qerr;
+                    it->second->paramsAfter = q->parameterCount() - (q->bias().defined() ? q->bias().numel() : 0);
+                }
+                *g.slots[i] = q;
+            }
+        report.method += "+int8";
+    }
     // Everything back onto the model's device and dtype.
     for (auto& g : groups)
         for (auto* s : g.slots) (*s)->to(model.device, model.dtype);
@@ -700,6 +721,7 @@ std::string reportToJson(const CompressionReport& r) {
     j["error_feedback"] = r.errorFeedback;
     j["calibration_tokens"] = r.calibrationTokens;
     j["refine_steps"] = r.refineSteps;
+    j["int8_factors"] = r.method.size() > 5 && r.method.compare(r.method.size() - 5, 5, "+int8") == 0;
     j["seconds"] = r.seconds;
     j["format_version"] = 1;
     auto& layers = j["layers"] = nlohmann::json::array();
@@ -708,6 +730,7 @@ std::string reportToJson(const CompressionReport& r) {
                             {"rel_error", l.relError}, {"params_before", l.paramsBefore}, {"params_after", l.paramsAfter}};
         if (l.outError >= 0) e["out_error"] = l.outError;
         if (l.outErrorBeforeRefine >= 0) e["out_error_before_refine"] = l.outErrorBeforeRefine;
+        if (l.int8Error >= 0) e["int8_rel_error"] = l.int8Error;
         if (!l.whitening.empty()) e["whitening"] = l.whitening;
         layers.push_back(e);
     }
@@ -751,6 +774,11 @@ void writeModelFiles(const PhiModel& model, const std::string& dir, const Compre
                 add("tucker." + tk->bases()->group + ".in_basis", tk->bases()->inBasis);
                 add("tucker." + tk->bases()->group + ".out_basis", tk->bases()->outBasis);
             }
+        } else if (auto* q8 = dynamic_cast<const Int8LowRankLinear*>(&op)) {
+            add(name + ".lowrank_left", q8->qLeft());
+            add(name + ".lowrank_left_scale", q8->leftScale());
+            add(name + ".lowrank_right", q8->qRight());
+            add(name + ".lowrank_right_scale", q8->rightScale());
         } else if (auto* q = dynamic_cast<const Int8Linear*>(&op)) {
             add(name + ".qweight", q->qweight());
             add(name + ".qscale", q->scale());

@@ -44,6 +44,9 @@ struct CompressOptions {
     // truncation). 0: off. Needs calibration. Tucker refines its cores (the bases are shared).
     int refineSteps = 0;
     std::string solver;                // recorded in the report when ranks came from a search
+    // After factorizing, store both factors of every low-rank layer in int8 (one scale per row):
+    // the same parameters in about a quarter of the fp32 bytes (half of fp16).
+    bool int8Factors = false;
 };
 
 struct LayerReport {
@@ -54,6 +57,7 @@ struct LayerReport {
     std::int64_t paramsBefore = 0, paramsAfter = 0;  // weights (+ shared bases for the owner)
     double relError = 0;   // ||W - W'||_F / ||W||_F
     double outError = -1;  // relative output error on calibration inputs, -1 without calibration
+    double int8Error = -1; // with int8 factors: ||LR - dequant(LR)|| / ||LR||, else -1
     double outErrorBeforeRefine = -1;  // the same right after truncation, when refined
     std::string whitening;
 };

@@ -65,7 +65,7 @@ std::string layerKind(const std::string& nameIn, int* block) {
     std::smatch m;
     // Factors of a compressed layer take the kind of the layer they replace.
     std::string name = nameIn;
-    static const std::regex factorRe("(.*)\\.(lowrank_left|lowrank_right|tucker_core|tt_core_[0-9]+|qweight|qscale)");
+    static const std::regex factorRe("(.*)\\.(lowrank_left|lowrank_right|lowrank_left_scale|lowrank_right_scale|tucker_core|tt_core_[0-9]+|qweight|qscale)");
     if (std::regex_match(nameIn, m, factorRe)) name = m[1].str() + ".weight";
     if (nameIn.rfind("tucker.", 0) == 0) return "tucker_basis";
     for (const auto& [re, rule] : compiledRules()) {

@@ -154,6 +154,22 @@ PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const Run
             at::Tensor b = f.get(name + ".bias", {out});
             return std::make_shared<DenseLinear>(std::move(w), std::move(b));
         }
+        if (f.has(name + ".lowrank_left") && ckpt.find(name + ".lowrank_left")->dtype == DType::I8) {
+            auto int8Of = [&](const std::string& t) {
+                const TensorView* v = ckpt.find(t);
+                if (!v || v->dtype != DType::I8 || v->shape.size() != 2) mismatch(name, t + " must be a 2-D I8 tensor");
+                at::Tensor q = tensorFromView(*v, at::kChar, m.device);
+                ckpt.fileOf(v->name)->release(*v);
+                return q;
+            };
+            at::Tensor ql = int8Of(name + ".lowrank_left"), qr = int8Of(name + ".lowrank_right");
+            if (ql.size(0) != out || qr.size(1) != in || ql.size(1) != qr.size(0))
+                mismatch(name, "int8 low-rank factors do not form a [" + std::to_string(out) + ", " + std::to_string(in) + "] map");
+            at::Tensor sl = f.getAny(name + ".lowrank_left_scale", 1).to(at::kFloat);
+            at::Tensor sr = f.getAny(name + ".lowrank_right_scale", 1).to(at::kFloat);
+            if (sl.size(0) != ql.size(0) || sr.size(0) != qr.size(0)) mismatch(name, "needs one scale per row of each int8 factor");
+            return std::make_shared<Int8LowRankLinear>(ql, sl, qr, sr, f.get(name + ".bias", {out}));
+        }
         if (f.has(name + ".lowrank_left")) {
             at::Tensor l = f.getAny(name + ".lowrank_left", 2), r = f.getAny(name + ".lowrank_right", 2);
             if (l.size(0) != out || r.size(1) != in || l.size(1) != r.size(0))

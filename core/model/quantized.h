@@ -28,4 +28,32 @@ private:
     at::Tensor q_, scale_, bias_;
 };
 
+// A low-rank map W ~ L R with both factors in int8, per output channel of each factor:
+// L ~ qL * sL (one scale per row of L), R ~ qR * sR (one scale per row of R). Stored as
+// <name>.lowrank_left (I8) + .lowrank_left_scale and .lowrank_right (I8) + .lowrank_right_scale.
+// Computes x R^T then L^T in the compute dtype after dequantizing (no int8 kernels).
+class Int8LowRankLinear final : public LinearOp {
+public:
+    Int8LowRankLinear(at::Tensor qLeft, at::Tensor leftScale, at::Tensor qRight, at::Tensor rightScale, at::Tensor bias);
+    static std::shared_ptr<Int8LowRankLinear> quantize(const at::Tensor& left, const at::Tensor& right, const at::Tensor& bias);
+
+    at::Tensor forward(const at::Tensor& x) const override;
+    std::int64_t inFeatures() const override { return qr_.size(1); }
+    std::int64_t outFeatures() const override { return ql_.size(0); }
+    std::int64_t rank() const { return qr_.size(0); }
+    std::int64_t parameterCount() const override;
+    std::string method() const override { return "lowrank-int8"; }
+    at::Tensor denseWeight() const override;
+    at::Tensor bias() const override { return bias_; }
+    void to(at::Device device, at::ScalarType dtype) override;
+    std::vector<std::pair<std::string, at::Tensor*>> namedParameters() override;  // the bias only
+    const at::Tensor& qLeft() const { return ql_; }
+    const at::Tensor& leftScale() const { return sl_; }
+    const at::Tensor& qRight() const { return qr_; }
+    const at::Tensor& rightScale() const { return sr_; }
+
+private:
+    at::Tensor ql_, sl_, qr_, sr_, bias_;
+};
+
 }  // namespace qcw

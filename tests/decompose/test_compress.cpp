@@ -8,6 +8,7 @@
 #include "io/inventory.h"
 #include "model/factorized.h"
 #include "model/loader.h"
+#include "model/quantized.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -209,6 +210,46 @@ private slots:
         QCOMPARE(inspectModel(out).params, r.paramsAfter);
         o.keepFraction = 0.5;
         QVERIFY(errorOf([&] { compressModelDir(kTiny, tmp.filePath("q2").toStdString(), o); }).contains("use --target-params 1"));
+    }
+
+    void int8FactorsRoundTrip() {
+        c10::InferenceMode guard;
+        QTemporaryDir tmp;
+        const std::string fp = tmp.filePath("fp").toStdString(), q = tmp.filePath("q").toStdString();
+        CompressOptions o;
+        o.keepFraction = 0.6;
+        CompressionReport rf = compressModelDir(kTiny, fp, o);
+        o.int8Factors = true;
+        CompressionReport rq = compressModelDir(kTiny, q, o);
+        QCOMPARE(rq.method, std::string("svd+int8"));
+        // The same ranks; the scales (one per row of each factor) are the only extra numbers.
+        std::int64_t scales = 0;
+        for (std::size_t i = 0; i < rq.layers.size(); ++i) {
+            const auto& l = rq.layers[i];
+            QCOMPARE(l.method, std::string("svd+int8"));
+            QCOMPARE(l.ranks, rf.layers[i].ranks);
+            QVERIFY2(l.int8Error > 0 && l.int8Error < 0.02, qPrintable(QString::fromStdString(l.name) + " " + QString::number(l.int8Error)));
+            scales += l.paramsAfter - rf.layers[i].paramsAfter;
+            QCOMPARE(l.paramsAfter - rf.layers[i].paramsAfter, std::int64_t(l.ranks[0]) + (l.name == "lm_head" ? 320 : l.name.find("fc1") != std::string::npos ? 256 : 64));
+        }
+        QCOMPARE(rq.paramsAfter, rf.paramsAfter + scales);
+        Checkpoint ck = Checkpoint::open(q);
+        QCOMPARE(ck.find("model.layers.0.mlp.fc1.lowrank_left")->dtype, DType::I8);
+        QCOMPARE(ck.find("model.layers.0.mlp.fc1.lowrank_right_scale")->dtype, DType::F32);
+        // Factor bytes shrink to a quarter (the embedding, norms and biases stay fp32).
+        const double fpBytes = double(fs::file_size(fs::path(fp) / "model.safetensors"));
+        const double qBytes = double(fs::file_size(fs::path(q) / "model.safetensors"));
+        QVERIFY2(qBytes < 0.8 * fpBytes, qPrintable(QString("%1 vs %2").arg(qBytes).arg(fpBytes)));
+        // Reloads to the in-memory model's logits exactly, and stays close to the float factors.
+        PhiModel inMemory = loadPhiModel(Checkpoint::open(kTiny));
+        compressModel(inMemory, o);
+        PhiModel reloaded = loadPhiModel(Checkpoint::open(q)), floatFactors = loadPhiModel(Checkpoint::open(fp));
+        QVERIFY(dynamic_cast<Int8LowRankLinear*>(reloaded.blocks[0].fc1.get()));
+        at::Tensor ids = at::randint(320, {2, 20}, at::detail::createCPUGenerator(9), at::kLong);
+        QCOMPARE((logitsOf(reloaded, ids) - logitsOf(inMemory, ids)).abs().max().item<double>(), 0.0);
+        const double rel = ((logitsOf(reloaded, ids) - logitsOf(floatFactors, ids)).norm() / logitsOf(floatFactors, ids).norm()).item<double>();
+        QVERIFY2(rel < 0.05, qPrintable(QString::number(rel)));
+        QCOMPARE(inspectModel(q).params, rq.paramsAfter);
     }
 
     void badRequestsAreRefused() {
