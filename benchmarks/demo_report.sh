@@ -8,6 +8,9 @@
 #   heal     compressed to 30%: perplexity before healing, after distillation, and dense (issue 7)
 #   tune     LoRA fine-tuning on the sample corpus: domain multiple-choice accuracy before and
 #            after, and the memorisation probe on the planted secrets (issue 7)
+#   size     dense, int8 weights, SVD / activation-aware SVD to 30%, and the latter with int8
+#            factors: parameters, bytes on disk, perplexity, weights in memory, prefill and decode
+#            speed, side by side (issue 8)
 # Usage: benchmarks/demo_report.sh [PARTS...]   (default: all of them)
 # Environment: QCOMPRESS, MODEL (default resources/models/demo-phi), WORK (default /tmp/qcw-demo),
 #              EVAL_TOKENS (held-out tokens scored per perplexity, default 20000),
@@ -24,7 +27,7 @@ heal_steps="${HEAL_STEPS:-200}"
 tune_steps="${TUNE_STEPS:-150}"
 out="$work/report"
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(base methods search heal tune)
+[ ${#parts[@]} -gt 0 ] || parts=(base methods search heal tune size)
 mkdir -p "$out"
 machine="$(uname -srm); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(nproc) cores; $(free -g | awk '/Mem:/{print $2}') GiB"
 echo "machine: $machine; load $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$out/machine.txt"
@@ -103,6 +106,24 @@ if has tune; then
   "$q" probe "$work/tune/model" --json > "$out/tune-probe-after.json" 2>/dev/null
   "$q" eval "$work/tune/model" --data "$corpus" --json > "$out/tune-ppl-after.json" 2>/dev/null
   "$q" eval "$model" --data "$corpus" --json > "$out/tune-ppl-before.json" 2>/dev/null
+fi
+
+if has size; then
+  [ -f "$out/base.json" ] || ppl "$model" "$out/base.json"
+  calib=(--calib-data "$data" --calib-windows 32 --calib-length 256)
+  "$q" compress "$model" --target-params 1 --method int8 --out "$work/z-int8" --replace --json > "$out/size-compress-int8.json" 2>/dev/null
+  "$q" compress "$model" --target-params 0.3 --method svd --out "$work/z-svd30" --replace --json > "$out/size-compress-svd30.json" 2>/dev/null
+  "$q" compress "$model" --target-params 0.3 --method asvd "${calib[@]}" --out "$work/z-asvd30" --replace --json \
+    > "$out/size-compress-asvd30.json" 2>/dev/null
+  "$q" compress "$model" --target-params 0.3 --method asvd "${calib[@]}" --int8-factors --out "$work/z-asvd30-int8" --replace --json \
+    > "$out/size-compress-asvd30-int8.json" 2>/dev/null
+  for m in int8 svd30 asvd30 asvd30-int8; do ppl "$work/z-$m" "$out/size-ppl-$m.json"; done
+  # Speed: each model in its own process, one after the other, the same settings.
+  for m in dense int8 svd30 asvd30 asvd30-int8; do
+    dir="$work/z-$m"; [ "$m" = dense ] && dir="$model"
+    "$q" bench "$dir" --prefill-tokens 128 --decode-tokens 64 --json > "$out/size-bench-$m.json" 2>/dev/null
+    du -b "$dir/model.safetensors" | cut -f1 > "$out/size-bytes-$m.txt"
+  done
 fi
 
 python3 "$here/benchmarks/demo_report_tables.py" "$out" | tee "$out/report.md"

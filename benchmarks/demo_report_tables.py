@@ -123,3 +123,25 @@ if mb and ma:
         print(f"Fine-tuning: {tt['steps_run']} steps, {tt['trainable_params']:,} trainable parameters, "
               f"{tt['tokens_per_s']:.0f} tokens/s.")
         print()
+
+if load("size-bench-dense.json"):
+    print("### Size, quality and speed side by side")
+    print()
+    print("| model | parameters | on disk (MB) | held-out perplexity | prefill 1x128 (tok/s) | decode batch 1 (tok/s) | peak RSS (MB) |")
+    print("|---|---|---|---|---|---|---|")
+    names = {"dense": "dense (16-bit file, fp32 compute)", "int8": "int8 weights (per channel)", "svd30": "SVD to 30%",
+             "asvd30": "activation-aware SVD to 30%", "asvd30-int8": "activation-aware SVD to 30%, int8 factors"}
+    dense = load("size-bench-dense.json")
+    for m in ["dense", "int8", "svd30", "asvd30", "asvd30-int8"]:
+        bj = load(f"size-bench-{m}.json")
+        pj = base if m == "dense" else load(f"size-ppl-{m}.json")
+        if not bj or not pj:
+            continue
+        by = int(open(os.path.join(d, f"size-bytes-{m}.txt")).read())
+        print(f"| {names[m]} | {bj['params']:,} | {by / 1e6:.1f} | {pj['perplexity']:.2f} | "
+              f"{bj['prefill_tok_s']:.0f} ({bj['prefill_tok_s'] / dense['prefill_tok_s']:.2f}x) | "
+              f"{bj['decode_tok_s']:.1f} ({bj['decode_tok_s'] / dense['decode_tok_s']:.2f}x) | {bj['peak_memory_mb']:.0f} |")
+    print()
+    print("Speed ratios are against the dense row of the same run. The int8 paths dequantize per call "
+          "(no int8 kernels), so they save bytes, not time.")
+    print()
