@@ -48,6 +48,7 @@ if compgen -G "$work/pretrain/checkpoints/step-*" > /dev/null; then resume=(--re
   --export-dtype F16 --json "${resume[@]}" > "$work/pretrain-result.json"
 
 # 5. Install: the exported 16-bit model replaces resources/models/demo-phi as a whole.
+mkdir -p "$(dirname "$out")"
 rm -rf "$out.tmp" && cp -r "$work/pretrain/model" "$out.tmp"
 rm -rf "$out" && mv "$out.tmp" "$out"
 "$q" inspect "$out"
