@@ -125,12 +125,15 @@ int main(int argc, char** argv) {
     const QCommandLineOption chatCompressedOpt(
         QStringLiteral("chat-compressed"), QStringLiteral("With --pane chat: the compressed model to compare with."),
         QStringLiteral("dir"));
+    const QCommandLineOption chatTunedOpt(
+        QStringLiteral("chat-tuned"), QStringLiteral("With --pane chat: the compressed + fine-tuned model."),
+        QStringLiteral("dir"));
     const QCommandLineOption themeOpt(QStringLiteral("theme"),
                                       QStringLiteral("Colour theme for this run: system, light or dark."),
                                       QStringLiteral("name"));
     const QCommandLineOption listPluginsOpt(QStringLiteral("list-plugins"),
                                             QStringLiteral("Print one line per plugin found and exit."));
-    parser.addOptions({screenshotOpt, paneOpt, chatPromptOpt, chatCompressedOpt, themeOpt, listPluginsOpt});
+    parser.addOptions({screenshotOpt, paneOpt, chatPromptOpt, chatCompressedOpt, chatTunedOpt, themeOpt, listPluginsOpt});
     parser.addPositionalArgument(QStringLiteral("model_dir"),
                                  QStringLiteral("Model snapshot folder to open (config.json + *.safetensors)."),
                                  QStringLiteral("[MODEL_DIR]"));
@@ -174,9 +177,10 @@ int main(int argc, char** argv) {
             printErr(QStringLiteral("unknown pane '%1' (%2)").arg(parser.value(paneOpt), window.paneIds().join(", ")));
             return 2;
         }
-        if (parser.isSet(chatCompressedOpt))
-            if (auto* chat = qobject_cast<qcw::ui::ChatPane*>(window.pane(QStringLiteral("chat"))))
-                chat->setCompressedModel(parser.value(chatCompressedOpt));
+        if (auto* chat = qobject_cast<qcw::ui::ChatPane*>(window.pane(QStringLiteral("chat")))) {
+            if (parser.isSet(chatCompressedOpt)) chat->setCompressedModel(parser.value(chatCompressedOpt));
+            if (parser.isSet(chatTunedOpt)) chat->setTunedModel(parser.value(chatTunedOpt));
+        }
         window.show();
         if (!modelDir.isEmpty()) window.openModel(modelDir);
         return app->exec();
@@ -227,6 +231,7 @@ int main(int argc, char** argv) {
                      : nullptr;
     if (chat) {
         chat->setCompressedModel(parser.value(chatCompressedOpt));
+        chat->setTunedModel(parser.value(chatTunedOpt));
         QObject::connect(chat, &qcw::ui::ChatPane::exchangeFinished, &window, [&] { grab(); });
     }
     QObject::connect(window.session(), &qcw::ui::ModelSession::modelLoaded, &window, [&] {

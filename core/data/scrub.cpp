@@ -325,7 +325,12 @@ void findShapedSecrets(const std::string& s, const std::string& low, double thre
         if (tilde) {
             std::size_t q = std::size_t(tilde - p);
             bool shape = len >= 34 && len <= 48 && q >= 4 && q <= 6 && p[q - 1] == 'Q';
-            if (shape || (len >= 32 && shannonEntropy(p, len) >= 4.0)) {
+            // Otherwise a long high-entropy token with a tilde, but not a path, URL or a Sphinx
+            // cross-reference (":c:member:`~PyConfig.filesystem_encoding`"): those have no digits
+            // or carry '/', ':' or '`'.
+            const Classes cls = classify(p, len);
+            const bool pathLike = std::memchr(p, '/', len) || std::memchr(p, ':', len) || std::memchr(p, '`', len);
+            if (shape || (len >= 32 && !pathLike && cls.digit && cls.upper && cls.lower && shannonEntropy(p, len) >= 4.0)) {
                 out.push_back({b, e, "azure_client_secret"});
                 continue;
             }
