@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "common/error.h"
 #include "common/files.h"
+#include "eval/answers.h"
 #include "eval/evaluate.h"
 #include "eval/multiple_choice.h"
 #include "io/safetensors.h"
@@ -15,9 +16,11 @@
 
 QCW_COMMAND(70) {
     struct Opts {
-        std::string model, text, ids, data, unigram, teacher, mc;
+        std::string model, text, ids, data, unigram, teacher, mc, qa;
         int window = 0, stride = 0, threads = 0;
         std::int64_t maxTokens = 0;
+        std::size_t qaLimit = 0;
+        int qaMaxNew = 64;
         bool json = false;
     };
     auto o = std::make_shared<Opts>();
@@ -31,6 +34,9 @@ QCW_COMMAND(70) {
                     "Dataset folder whose dataset.jsonl gives a unigram baseline (add-one smoothed) on the same tokens");
     sub->add_option("--max-tokens", o->maxTokens, "Score only the first N tokens of the text, ids or data (0: all)")
         ->check(CLI::NonNegativeNumber);
+    sub->add_option("--qa", o->qa, "JSONL of prompt/completion records: generate answers, score exact match and ROUGE-L");
+    sub->add_option("--qa-limit", o->qaLimit, "Answer at most this many --qa records (0: all)");
+    sub->add_option("--qa-max-new", o->qaMaxNew, "Tokens generated per answer (default 64)")->check(CLI::PositiveNumber);
     sub->add_option("--teacher", o->teacher, "Teacher model for top-1 agreement and KL");
     sub->add_option("--mc", o->mc, "Multiple-choice JSONL: {\"question\",\"choices\":[...],\"answer\":index} per line");
     sub->add_option("--window", o->window, "Tokens per window (default: the context, at most 1024)");
@@ -38,8 +44,8 @@ QCW_COMMAND(70) {
     sub->add_option("--threads", o->threads, "CPU threads (0: all cores)");
     sub->add_flag("--json", o->json, "Print one JSON object on stdout");
     sub->callback([o] {
-        if (o->text.empty() && o->ids.empty() && o->mc.empty() && o->data.empty())
-            qcw::fail("eval", "give --text FILE, --ids FILE.safetensors, --data DIR or --mc FILE.jsonl");
+        if (o->text.empty() && o->ids.empty() && o->mc.empty() && o->data.empty() && o->qa.empty())
+            qcw::fail("eval", "give --text FILE, --ids FILE.safetensors, --data DIR, --mc FILE.jsonl or --qa FILE.jsonl");
         if (int(!o->text.empty()) + int(!o->ids.empty()) + int(!o->data.empty()) > 1)
             qcw::fail("eval", "give one of --text, --ids and --data");
         std::unique_ptr<qcw::Tokenizer> tok;
@@ -83,6 +89,11 @@ QCW_COMMAND(70) {
             mc = qcw::loadMultipleChoice(o->mc);
             tokenizer("--mc");
         }
+        std::vector<qcw::QaItem> qa;
+        if (!o->qa.empty()) {
+            qa = qcw::loadQaItems(o->qa, o->qaLimit);
+            tokenizer("--qa");
+        }
         auto& ctx = qcw::cli::interruptibleContext();
         auto model = qcw::Engine::load(o->model, {"cpu", "auto", o->threads}, ctx);
         qcw::PerplexityOptions po;
@@ -105,6 +116,14 @@ QCW_COMMAND(70) {
             j["mc_accuracy"] = r.accuracy;
             j["mc_count"] = r.count;
         }
+        if (!qa.empty()) {
+            qcw::AnswerOptions ao;
+            ao.maxNewTokens = o->qaMaxNew;
+            auto r = qcw::answerQuestions(*model, *tok, qa, ao, ctx);
+            j["qa_exact_match"] = r.exactMatch;
+            j["qa_rouge_l"] = r.rougeL;
+            j["qa_count"] = r.count;
+        }
         if (!o->teacher.empty() && !streams.empty()) {
             auto teacher = qcw::Engine::load(o->teacher, {"cpu", "auto", o->threads}, ctx);
             auto ag = qcw::teacherAgreement(*model, *teacher, streams, po, ctx);
@@ -121,6 +140,9 @@ QCW_COMMAND(70) {
             if (j.contains("mc_accuracy"))
                 std::printf("%smultiple choice %.4f over %lld questions", j.contains("perplexity") ? "; " : "",
                             j["mc_accuracy"].get<double>(), j["mc_count"].get<long long>());
+            if (j.contains("qa_rouge_l"))
+                std::printf("; answers: exact match %.4f, ROUGE-L %.4f over %lld", j["qa_exact_match"].get<double>(),
+                            j["qa_rouge_l"].get<double>(), j["qa_count"].get<long long>());
             if (j.contains("teacher_kl"))
                 std::printf("; teacher top-1 agreement %.4f, KL %.5f nats/token", j["teacher_top1_agreement"].get<double>(),
                             j["teacher_kl"].get<double>());

@@ -2,6 +2,7 @@
 // the vocabulary size; a model against itself agrees everywhere with KL 0; the sliding window
 // scores every token once.
 #include "common/error.h"
+#include "eval/answers.h"
 #include "eval/evaluate.h"
 #include "eval/memorisation.h"
 #include "eval/multiple_choice.h"
@@ -191,6 +192,53 @@ private slots:
         err = errorOf("{\"file\":\"notes/a.txt\"}");
         QVERIFY2(err.contains("\"secret\""), qPrintable(err));
         QCOMPARE(sharedPrefix("abcx", "abcd"), std::size_t(3));
+    }
+
+    void answersByExactMatchAndRougeL() {
+        QCOMPARE(normalizeAnswer("  The Cat,  sat!"), std::string("cat sat"));
+        QVERIFY(exactMatch("The cat.", "cat"));
+        QVERIFY(!exactMatch("cats", "cat"));
+        // "cat sat on mat" against "cat was on mat": LCS 3 of 4 words each way -> F1 0.75.
+        QVERIFY(std::fabs(rougeL("the cat sat on the mat", "a cat was on the mat") - 0.75) < 1e-12);
+        QCOMPARE(rougeL("x y", "p q"), 0.0);
+        QCOMPARE(rougeL("a b c", "a b c"), 1.0);
+        // LCS is a subsequence, not a substring: "p x q y r" vs "p q r" -> P 3/5, R 1 -> 0.75.
+        QVERIFY(std::fabs(rougeL("p x q y r", "p q r") - 0.75) < 1e-12);
+
+        // A model rigged to say " blue" forever answers "blue blue blue" to everything.
+        std::string corpus;
+        for (int i = 0; i < 50; ++i) corpus += "Answer: red blue green yellow. ";
+        BpeTrainerOptions to;
+        to.vocabSize = 300;
+        auto tok = trainBpe({corpus}, to).tokenizer;
+        const int blue = tok->encodeIds(" blue").at(0);
+        auto e = Engine::load(kTiny);
+        at::Tensor bias = at::zeros({320});
+        bias[blue] = 30.0;
+        e->impl().model.lmHead = std::make_shared<DenseLinear>(at::zeros({320, 64}), bias);
+        AnswerOptions o;
+        o.maxNewTokens = 3;
+        auto r = answerQuestions(*e, *tok, {{"Which colour?", "Blue blue blue."}, {"And now?", "red"}, {"Twice?", "blue blue"}}, o);
+        QCOMPARE(r.count, std::int64_t(3));
+        QCOMPARE(r.answers[0], std::string(" blue blue blue"));
+        QVERIFY(std::fabs(r.exactMatch - 1.0 / 3.0) < 1e-12);
+        QVERIFY(std::fabs(r.rougeL - (1.0 + 0.0 + 0.8) / 3.0) < 1e-12);  // 2 of 3 words: P 2/3, R 1 -> 0.8
+
+        QTemporaryDir tmp;
+        const std::string f = tmp.filePath("qa.jsonl").toStdString();
+        std::ofstream(f) << "{\"text\":\"chunk\"}\n{\"prompt\":\"p\",\"completion\":\"c\"}\n{\"question\":\"q\",\"answer\":\"a\"}\n";
+        auto items = loadQaItems(f);
+        QCOMPARE(items.size(), std::size_t(2));
+        QCOMPARE(items[1].reference, std::string("a"));
+        QCOMPARE(loadQaItems(f, 1).size(), std::size_t(1));
+        std::ofstream(f) << "{\"text\":\"only chunks\"}\n";
+        bool threw = false;
+        try {
+            loadQaItems(f);
+        } catch (const Error& err) {
+            threw = QString(err.what()).contains("no prompt/completion");
+        }
+        QVERIFY(threw);
     }
 
     void badInputs() {
