@@ -35,7 +35,25 @@ QCW_COMMAND(80) {
         g.maxNewTokens = std::max(1, o->decodeTokens + 1);
         g.stopAtEos = false;
         qcw::GenerationStats st;
-        engine->generate(prompts, g, {}, qcw::cli::interruptibleContext(), &st);
+        // Row 0's tokens time the steps: the first arrives after the prefill (time to first
+        // token), each later one after one decode step of the whole batch.
+        using Clock = std::chrono::steady_clock;
+        std::vector<Clock::time_point> arrivals;
+        const auto start = Clock::now();
+        engine->generate(prompts, g, [&](std::size_t row, std::int64_t) {
+            if (row == 0) arrivals.push_back(Clock::now());
+            return true;
+        }, qcw::cli::interruptibleContext(), &st);
+        std::vector<double> stepsMs;
+        for (std::size_t i = 1; i < arrivals.size(); ++i)
+            stepsMs.push_back(std::chrono::duration<double, std::milli>(arrivals[i] - arrivals[i - 1]).count());
+        std::sort(stepsMs.begin(), stepsMs.end());
+        auto pct = [&](double q) {
+            if (stepsMs.empty()) return 0.0;
+            const std::size_t k = std::min(stepsMs.size() - 1, static_cast<std::size_t>(q * double(stepsMs.size() - 1) + 0.5));
+            return stepsMs[k];
+        };
+        const double ttftMs = arrivals.empty() ? 0.0 : std::chrono::duration<double, std::milli>(arrivals[0] - start).count();
         const double prefill = st.prefillSeconds > 0 ? double(st.promptTokens) / st.prefillSeconds : 0;
         const std::int64_t decoded = st.newTokens - o->batch;  // the first new token comes with the prefill
         const double decode = st.decodeSeconds > 0 ? double(decoded) / st.decodeSeconds : 0;
@@ -52,7 +70,10 @@ QCW_COMMAND(80) {
                             {"prefill_tokens", T},
                             {"prefill_tok_s", prefill},
                             {"decode_tokens", decoded},
-                            {"decode_tok_s", decode}};
+                            {"decode_tok_s", decode},
+                            {"time_to_first_token_ms", ttftMs},
+                            {"decode_step_ms", {{"p50", pct(0.5)}, {"p90", pct(0.9)}, {"p99", pct(0.99)}}},
+                            {"weights_mb", double(engine->weightBytes()) / 1e6}};
         if (o->json) {
             qcw::cli::printJson(j);
         } else {
@@ -62,6 +83,8 @@ QCW_COMMAND(80) {
                         double(rssAfterLoad) / 1e6, peakMb);
             std::printf("prefill %d x %d tokens: %.1f tok/s; decode %lld tokens: %.2f tok/s\n", o->batch, T, prefill,
                         static_cast<long long>(decoded), decode);
+            std::printf("time to first token %.1f ms; decode step p50 %.2f / p90 %.2f / p99 %.2f ms; weights %.1f MB\n", ttftMs,
+                        pct(0.5), pct(0.9), pct(0.99), double(engine->weightBytes()) / 1e6);
         }
     });
 }

@@ -286,6 +286,19 @@ private slots:
         QVERIFY(!QDir(tmp.filePath("run2/checkpoints")).exists() || QDir(tmp.filePath("run2/checkpoints")).isEmpty());
     }
 
+    void benchReportsLatencyPercentiles() {
+        Run r = qcompress({"bench", kTiny, "--prefill-tokens", "16", "--decode-tokens", "12", "--batch", "2", "--json"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QJsonObject o = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        QCOMPARE(o["batch"].toInt(), 2);
+        QCOMPARE(o["decode_tokens"].toInt(), 2 * 12);
+        QVERIFY(o["time_to_first_token_ms"].toDouble() > 0);
+        QJsonObject steps = o["decode_step_ms"].toObject();
+        QVERIFY(steps["p50"].toDouble() > 0);
+        QVERIFY(steps["p50"].toDouble() <= steps["p90"].toDouble() && steps["p90"].toDouble() <= steps["p99"].toDouble());
+        QVERIFY(std::fabs(o["weights_mb"].toDouble() - 190976 * 4 / 1e6) < 1e-6);  // fp32 weights of the fixture
+    }
+
     void synthThenInspectAndDemo() {
         QTemporaryDir tmp;
         const QString dir = tmp.filePath("synthetic");
