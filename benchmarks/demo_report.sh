@@ -96,13 +96,15 @@ fi
 if has tune; then
   corpus="$work/corpus-data"
   "$q" data build --out "$corpus" --eval-fraction 0.1 --replace --json > "$out/tune-data.json"
-  "$q" eval "$model" --mc "$here/tests/data/domain-mc.jsonl" --json > "$out/tune-mc-before.json" 2>/dev/null
+  "$q" eval "$model" --mc "$here/tests/data/domain-mc.jsonl" --qa "$corpus/eval.jsonl" --qa-limit 40 --qa-max-new 48 \
+    --json > "$out/tune-mc-before.json" 2>/dev/null
   "$q" probe "$model" --json > "$out/tune-probe-before.json" 2>/dev/null
   rm -rf "$work/tune"
   "$q" train --student "$model" --out "$work/tune" --data "$corpus" --steps "$tune_steps" --lora-rank 16 \
     --batch 8 --seq-len 256 --lr 2e-3 --min-lr 2e-4 --warmup 10 --eval-every 25 --seed 1 --json \
     > "$out/tune-train.json" 2>/dev/null
-  "$q" eval "$work/tune/model" --mc "$here/tests/data/domain-mc.jsonl" --json > "$out/tune-mc-after.json" 2>/dev/null
+  "$q" eval "$work/tune/model" --mc "$here/tests/data/domain-mc.jsonl" --qa "$corpus/eval.jsonl" --qa-limit 40 \
+    --qa-max-new 48 --json > "$out/tune-mc-after.json" 2>/dev/null
   "$q" probe "$work/tune/model" --json > "$out/tune-probe-after.json" 2>/dev/null
   "$q" eval "$work/tune/model" --data "$corpus" --json > "$out/tune-ppl-after.json" 2>/dev/null
   "$q" eval "$model" --data "$corpus" --json > "$out/tune-ppl-before.json" 2>/dev/null

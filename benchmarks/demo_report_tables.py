@@ -115,6 +115,9 @@ if mb and ma:
     print(f"| domain multiple choice ({mb['mc_count']} questions, chance {chance:.2f}) | {mb['mc_accuracy']:.3f} | {ma['mc_accuracy']:.3f} |")
     if qb and qa:
         print(f"| perplexity on held-out corpus files | {qb['perplexity']:.2f} | {qa['perplexity']:.2f} |")
+    if "qa_rouge_l" in mb and "qa_rouge_l" in ma:
+        print(f"| answers to {mb['qa_count']} held-out prompts: ROUGE-L F1 | {mb['qa_rouge_l']:.3f} | {ma['qa_rouge_l']:.3f} |")
+        print(f"| answers: exact match | {mb['qa_exact_match']:.3f} | {ma['qa_exact_match']:.3f} |")
     if pb and pa:
         print(f"| planted secrets completed in full (of {pa['probed']}) | {pb['leaked']} | {pa['leaked']} |")
         print(f"| longest secret prefix reproduced (chars) | {pb['longest_prefix_chars']} | {pa['longest_prefix_chars']} |")

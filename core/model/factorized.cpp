@@ -62,8 +62,29 @@ TTLinear::TTLinear(std::vector<at::Tensor> cores, at::Tensor bias) : cores_(std:
     if (cores_.front().size(0) != 1 || cores_.back().size(3) != 1) fail("TTLinear", "boundary bonds must be 1");
 }
 
+double ttApplyFlopsPerRow(const std::vector<at::Tensor>& cores) {
+    std::int64_t n = 1;
+    for (const auto& g : cores) n *= g.size(2);
+    double flops = 0;
+    std::int64_t mDone = 1, nRest = n;
+    for (const auto& g : cores) {
+        nRest /= g.size(2);
+        flops += 2.0 * double(mDone) * double(nRest) * double(g.size(0) * g.size(2)) * double(g.size(1) * g.size(3));
+        mDone *= g.size(1);
+    }
+    return flops;
+}
+
 at::Tensor TTLinear::forward(const at::Tensor& x) const {
-    at::Tensor y = ttApply(cores_, x);
+    // Applying the cores costs `perRow` per input row; rebuilding the dense weight costs
+    // ttDenseFlops once, after which each row costs 2 out_ in_. At high bonds the cores cost
+    // more per row than the dense map, and for enough rows (prefill, evaluation windows,
+    // training batches) rebuilding the weight for this call is cheaper. The rebuilt weight
+    // lives for this call only: memory at rest stays the cores'.
+    const std::int64_t rows = in_ > 0 ? x.numel() / in_ : 0;
+    const double perRow = ttApplyFlopsPerRow(cores_), dense = 2.0 * double(out_) * double(in_);
+    const bool rebuild = double(rows) * perRow > ttDenseFlops(cores_) + double(rows) * dense;
+    at::Tensor y = rebuild ? at::matmul(x, ttDense(cores_).t()) : ttApply(cores_, x);
     return bias_.defined() ? y + bias_ : y;
 }
 
@@ -107,11 +128,30 @@ at::Tensor ttApply(const std::vector<at::Tensor>& cores, const at::Tensor& x) {
 }
 
 at::Tensor ttDense(const std::vector<at::Tensor>& cores) {
-    std::int64_t n = 1;
-    for (const auto& c : cores) n *= c.size(2);
-    // W^T = ttApply(I_n): rows of the identity are the basis inputs.
-    at::Tensor eye = at::eye(n, cores[0].options());
-    return ttApply(cores, eye).t().contiguous();
+    // Contract the cores into each other: [M, N, r] x [r, m, n, r'] -> [M m, N n, r'], first
+    // factors major (as ttApply orders rows and columns). Costs ttDenseFlops, far below
+    // applying the cores to the n rows of an identity.
+    at::Tensor acc = cores[0].select(0, 0);  // [m1, n1, r1]
+    std::int64_t M = acc.size(0), N = acc.size(1);
+    for (std::size_t k = 1; k < cores.size(); ++k) {
+        const at::Tensor& g = cores[k];
+        const std::int64_t r = g.size(0), mk = g.size(1), nk = g.size(2), r2 = g.size(3);
+        at::Tensor y = at::matmul(acc.reshape({M * N, r}), g.reshape({r, mk * nk * r2})).reshape({M, N, mk, nk, r2});
+        acc = y.permute({0, 2, 1, 3, 4}).reshape({M * mk, N * nk, r2});
+        M *= mk;
+        N *= nk;
+    }
+    return acc.select(2, 0).contiguous();
+}
+
+double ttDenseFlops(const std::vector<at::Tensor>& cores) {
+    double flops = 0, MN = double(cores[0].size(1) * cores[0].size(2));
+    for (std::size_t k = 1; k < cores.size(); ++k) {
+        const auto& g = cores[k];
+        flops += 2.0 * MN * double(g.size(0)) * double(g.size(1) * g.size(2) * g.size(3));
+        MN *= double(g.size(1) * g.size(2));
+    }
+    return flops;
 }
 
 std::vector<std::pair<std::string, at::Tensor*>> LowRankLinear::namedParameters() {

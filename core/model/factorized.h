@@ -91,7 +91,10 @@ private:
 
 // y = x W^T through TT cores without forming W; x [..., n].
 at::Tensor ttApply(const std::vector<at::Tensor>& cores, const at::Tensor& x);
-// The dense matrix of TT cores (analysis and tests only).
+// The dense matrix of TT cores (analysis, tests, and TTLinear::forward for many rows at high bonds).
 at::Tensor ttDense(const std::vector<at::Tensor>& cores);
+// Multiply-adds x 2 of ttApply for one input row, and of ttDense.
+double ttApplyFlopsPerRow(const std::vector<at::Tensor>& cores);
+double ttDenseFlops(const std::vector<at::Tensor>& cores);
 
 }  // namespace qcw

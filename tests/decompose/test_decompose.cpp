@@ -137,6 +137,23 @@ private slots:
         at::Tensor viaCores = ttApply(tt.cores, x);
         at::Tensor viaDense = at::matmul(x, ttReconstruct(tt).t());
         QVERIFY((viaCores - viaDense).abs().max().item<double>() < 1e-10);
+        // The cost model by hand: cores [r, m, n, r'] = [1,2,2,4] [4,3,3,4] [4,4,5,1], per row
+        // 2 * (1*15*(1*2)*(2*4) + 2*5*(4*3)*(3*4) + 6*1*(4*5)*(4*1)) = 4,320 flops, against
+        // 2 * 24 * 30 = 1,440 for the dense map.
+        QCOMPARE(tt.bonds, (std::vector<std::int64_t>{1, 4, 4, 1}));
+        QCOMPARE(tt.cores[1].sizes().vec(), (std::vector<std::int64_t>{4, 3, 3, 4}));
+        QCOMPARE(ttApplyFlopsPerRow(tt.cores), 4320.0);
+        // Contracting the cores into each other gives the dense matrix for
+        // 2 * (2*2 * 4 * 3*3*4) + 2 * (6*6 * 4 * 4*5*1) = 1,152 + 5,760 = 6,912 flops.
+        QVERIFY((ttDense(tt.cores) - ttReconstruct(tt)).abs().max().item<double>() < 1e-10);
+        QCOMPARE(ttDenseFlops(tt.cores), 2.0 * (2 * 2 * 4 * 36) + 2.0 * (6 * 6 * 4 * 20));
+        // TTLinear picks the cheaper path by that model; both give the same map: 3 rows apply
+        // the cores (3 * 4320 < 6912 + 3 * 1440), 200 rows rebuild the weight.
+        TTLinear layer(tt.cores, at::Tensor());
+        for (std::int64_t rows : {3, 200}) {
+            at::Tensor xr = at::randn({rows, 30}, g, at::kDouble);
+            QVERIFY((layer.forward(xr) - at::matmul(xr, ttReconstruct(tt).t())).abs().max().item<double>() < 1e-10);
+        }
         QCOMPARE(balancedFactors(51200, 3), (std::vector<std::int64_t>{32, 40, 40}));
         QCOMPARE(balancedFactors(8192, 3), (std::vector<std::int64_t>{16, 16, 32}));
     }
