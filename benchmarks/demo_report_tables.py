@@ -10,7 +10,7 @@ d = sys.argv[1]
 
 def load(name):
     p = os.path.join(d, name)
-    return json.load(open(p)) if os.path.exists(p) else None
+    return json.load(open(p)) if os.path.exists(p) and os.path.getsize(p) > 0 else None
 
 
 def fmt(x, nd=2):
@@ -70,6 +70,9 @@ if load("ranks-exact.json"):
     for s in ["exact", "greedy", "anneal", "sqa", "qaoa"]:
         r = load(f"ranks-{s}.json")
         if not r:
+            t = os.path.join(d, f"ranks-{s}.txt")
+            if os.path.exists(t):
+                print(f"| {s} | refused: {open(t).read().strip().removeprefix('qcompress: ')} | | | | |")
             continue
         gap = (r["objective"] / ex["objective"] - 1) * 100
         print(f"| {s} | {r['objective']:.4f} | {gap:+.2f}% | {r['uniform_objective']:.4f} | {r['feasible']} | {r['seconds']:.3f} |")
