@@ -24,23 +24,15 @@
 
 #include "ui_test_support.h"
 
+using qcw::test::child;
+using qcw::test::quietOptions;
+
 using qcw::ui::ChatPane;
 using qcw::ui::ChatReply;
 using qcw::ui::MainWindow;
 
 namespace {
 
-MainWindow::Options quietOptions() {
-    MainWindow::Options o;
-    o.persistState = false;
-    o.errorDialogs = false;
-    return o;
-}
-
-template <typename T>
-T* child(const QWidget& w, const char* name) {
-    return w.findChild<T*>(QString::fromLatin1(name));
-}
 
 }  // namespace
 

@@ -44,21 +44,13 @@ using qcw::ui::MainWindow;
 
 #include "ui_test_support.h"
 
+using qcw::test::child;
+using qcw::test::quietOptions;
+
 using qcw::test::tinyDir;
 
 namespace {
 
-MainWindow::Options quietOptions() {
-    MainWindow::Options o;
-    o.persistState = false;
-    o.errorDialogs = false;
-    return o;
-}
-
-template <typename T>
-T* child(const QWidget& w, const char* name) {
-    return w.findChild<T*>(QString::fromLatin1(name));
-}
 
 CompressionPane* paneOf(const MainWindow& w) {
     return qobject_cast<CompressionPane*>(w.pane(QStringLiteral("compression")));

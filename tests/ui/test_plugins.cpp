@@ -154,10 +154,7 @@ private slots:
 
     void usedFromTheCompressionPane() {
         qputenv("QCW_PLUGIN_PATH", kPluginDir.toUtf8());
-        qcw::ui::MainWindow::Options opts;
-        opts.persistState = false;
-        opts.errorDialogs = false;
-        qcw::ui::MainWindow w(opts);
+        qcw::ui::MainWindow w(qcw::test::quietOptions());
         w.resize(1200, 800);
         w.show();
         w.openModel(qcw::test::tinyDir());

@@ -4,6 +4,9 @@
 #include <QFileInfo>
 #include <QStandardPaths>
 #include <QString>
+#include <QWidget>
+
+#include "ui/main_window.h"
 
 namespace qcw::test {
 
@@ -15,6 +18,19 @@ inline void isolateSettings(const QString& testName) {
     QStandardPaths::setTestModeEnabled(true);
     QCoreApplication::setOrganizationName(QStringLiteral("qcw"));
     QCoreApplication::setApplicationName(QStringLiteral("qcw-") + testName);
+}
+
+// A window that saves no state and reports errors in itself rather than in dialogs.
+inline qcw::ui::MainWindow::Options quietOptions() {
+    qcw::ui::MainWindow::Options o;
+    o.persistState = false;
+    o.errorDialogs = false;
+    return o;
+}
+
+template <typename T>
+T* child(const QWidget& w, const char* name) {
+    return w.findChild<T*>(QString::fromLatin1(name));
 }
 
 }  // namespace qcw::test
