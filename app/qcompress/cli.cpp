@@ -1,7 +1,9 @@
 #include "cli.h"
 
 #include "common/error.h"
-#include "common/files.h"
+#include "common/jsonl.h"
+#include "io/phi_config.h"
+#include "tokenizer/tokenizer.h"
 #include "io/safetensors.h"
 
 #include <unistd.h>
@@ -14,7 +16,6 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
-#include <sstream>
 #include <vector>
 
 namespace qcw::cli {
@@ -116,40 +117,44 @@ std::vector<std::vector<std::int64_t>> readIdRows(const std::string& path) {
 }
 
 std::vector<std::string> readDatasetTexts(const std::string& jsonl) {
-    std::istringstream in(qcw::readTextFile(jsonl, 1u << 30));
     std::vector<std::string> texts;
-    std::string line;
-    std::size_t lineNo = 0;
-    while (std::getline(in, line)) {
-        ++lineNo;
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(line);
-        } catch (const std::exception&) {
-            qcw::fail(jsonl + ":" + std::to_string(lineNo), "is not valid JSON");
-        }
-        if (j.is_object() && j.contains("text") && j["text"].is_string())
+    qcw::forEachJsonLine(jsonl, [&](const nlohmann::json& j, const std::string& where) {
+        if (j.is_object() && j.contains("text") && j["text"].is_string()) {
             texts.push_back(j["text"].get<std::string>());
-        else if (j.is_object() && j.contains("prompt") && j["prompt"].is_string() && j.contains("completion") &&
-                 j["completion"].is_string())
+        } else if (j.is_object() && j.contains("prompt") && j["prompt"].is_string() && j.contains("completion") &&
+                   j["completion"].is_string()) {
             texts.push_back(j["prompt"].get<std::string>() + j["completion"].get<std::string>());
-        else if (j.is_object() && j.contains("messages") && j["messages"].is_array()) {
+        } else if (j.is_object() && j.contains("messages") && j["messages"].is_array()) {
             // A chat record becomes "Role: content" lines.
             std::string t;
             for (const auto& m : j["messages"]) {
                 if (!m.is_object() || !m.contains("content") || !m["content"].is_string())
-                    qcw::fail(jsonl + ":" + std::to_string(lineNo), "has a message without string \"content\"");
+                    qcw::fail(where, "has a message without string \"content\"");
                 std::string role = m.contains("role") && m["role"].is_string() ? m["role"].get<std::string>() : "user";
                 if (!role.empty()) role[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(role[0])));
                 t += role + ": " + m["content"].get<std::string>() + "\n";
             }
             texts.push_back(std::move(t));
-        } else
-            qcw::fail(jsonl + ":" + std::to_string(lineNo),
-                      "has neither \"text\", \"prompt\" and \"completion\", nor \"messages\"");
-    }
+        } else {
+            qcw::fail(where, "has neither \"text\", \"prompt\" and \"completion\", nor \"messages\"");
+        }
+        return true;
+    });
     return texts;
+}
+
+// The dataset's texts tokenized with the model's tokenizer into one stream, each followed by
+// the end-of-text token when the config names one.
+std::vector<std::int64_t> tokenizeDataset(const std::string& jsonl, const std::string& modelDir, const char* forWhat) {
+    auto tok = qcw::loadTokenizerForModel(modelDir);
+    if (!tok) qcw::fail(modelDir, std::string("has no tokenizer (tokenizer.json) for ") + forWhat);
+    const auto cfg = qcw::PhiConfig::load((std::filesystem::path(modelDir) / "config.json").string());
+    std::vector<std::int64_t> stream;
+    for (const auto& text : readDatasetTexts(jsonl)) {
+        for (int id : tok->encodeIds(text)) stream.push_back(id);
+        if (cfg.eosTokenId) stream.push_back(*cfg.eosTokenId);
+    }
+    return stream;
 }
 
 std::string defaultCorpusDir() {

@@ -33,6 +33,9 @@ std::vector<std::vector<std::int64_t>> readIdRows(const std::string& path);
 // "text", "prompt" + "completion", or "messages" (as "Role: content" lines), one record per
 // line; errors name the line.
 std::vector<std::string> readDatasetTexts(const std::string& jsonl);
+// Those texts tokenized by modelDir's tokenizer into one stream, each followed by end-of-text
+// when the config names one; `forWhat` goes into the error when there is no tokenizer.
+std::vector<std::int64_t> tokenizeDataset(const std::string& jsonl, const std::string& modelDir, const char* forWhat);
 
 // Where the bundled demo assets live (source tree in a build, /usr/share/qcw when installed).
 std::string defaultModelDir();

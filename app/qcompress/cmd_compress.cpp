@@ -5,7 +5,6 @@
 #include "decompose/rank_search.h"
 #include "io/phi_config.h"
 #include "io/safetensors.h"
-#include "tokenizer/tokenizer.h"
 
 #include <cstdio>
 #include <cstring>
@@ -77,14 +76,7 @@ QCW_COMMAND(50) {
             qcw::fail("compress", "give one of --calib, --calib-data and --calib-random");
         if (!o->calib.empty()) c.calibration = qcw::cli::readIdRows(o->calib);
         if (!o->calibData.empty()) {
-            auto tok = qcw::loadTokenizerForModel(o->model);
-            if (!tok) qcw::fail(o->model, "--calib-data needs a tokenizer (tokenizer.json) in the model directory");
-            const auto cfg = qcw::PhiConfig::load(o->model + "/config.json");
-            std::vector<std::int64_t> stream;
-            for (const auto& t : qcw::cli::readDatasetTexts(o->calibData + "/dataset.jsonl")) {
-                for (int id : tok->encodeIds(t)) stream.push_back(id);
-                if (cfg.eosTokenId) stream.push_back(*cfg.eosTokenId);
-            }
+            const auto stream = qcw::cli::tokenizeDataset(o->calibData + "/dataset.jsonl", o->model, "--calib-data");
             const auto len = static_cast<std::size_t>(o->calibLength), have = stream.size() / len;
             if (have == 0)
                 qcw::fail(o->calibData, "gives fewer than --calib-length " + std::to_string(len) + " tokens");

@@ -4,32 +4,16 @@
 #include "common/files.h"
 #include "io/phi_config.h"
 #include "io/safetensors.h"
-#include "tokenizer/tokenizer.h"
 #include "train/train_api.h"
 
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <sstream>
 
 namespace fs = std::filesystem;
 
 namespace {
-
-// dataset.jsonl records tokenized into one stream, documents separated by the end-of-text
-// token when the config names one.
-std::vector<std::int64_t> streamFromDataset(const std::string& jsonl, const std::string& student,
-                                            const qcw::PhiConfig& cfg) {
-    auto tok = qcw::loadTokenizerForModel(student);
-    if (!tok) qcw::fail(student, "has no tokenizer (tokenizer.json) to tokenize " + jsonl + "; give ids.safetensors instead");
-    std::vector<std::int64_t> stream;
-    for (const auto& text : qcw::cli::readDatasetTexts(jsonl)) {
-        for (int id : tok->encodeIds(text)) stream.push_back(id);
-        if (cfg.eosTokenId) stream.push_back(*cfg.eosTokenId);
-    }
-    return stream;
-}
 
 std::vector<std::vector<std::int64_t>> chunk(const std::vector<std::int64_t>& s, std::size_t len) {
     std::vector<std::vector<std::int64_t>> out;
@@ -94,7 +78,7 @@ QCW_COMMAND(65) {
             }
         } else if (fs::exists(jsonl, ec)) {
             const std::size_t len = o->seqLen > 0 ? std::size_t(o->seqLen) : std::size_t(std::min(128, cfg.maxPositions));
-            windows = chunk(streamFromDataset(jsonl.string(), job.student, cfg), len);
+            windows = chunk(qcw::cli::tokenizeDataset(jsonl.string(), job.student, "--data dataset.jsonl (or give ids.safetensors)"), len);
         } else {
             qcw::fail(o->data, "has neither ids.safetensors nor dataset.jsonl");
         }

@@ -1,7 +1,7 @@
 #include "eval/answers.h"
 
 #include "common/error.h"
-#include "common/files.h"
+#include "common/jsonl.h"
 #include "model/engine.h"
 #include "tokenizer/tokenizer.h"
 
@@ -14,25 +14,15 @@
 namespace qcw {
 
 std::vector<QaItem> loadQaItems(const std::string& jsonl, std::size_t limit) {
-    std::istringstream in(readTextFile(jsonl, 1u << 30));
     std::vector<QaItem> items;
-    std::string line;
-    std::size_t lineNo = 0;
-    while (std::getline(in, line) && (limit == 0 || items.size() < limit)) {
-        ++lineNo;
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(line);
-        } catch (const std::exception&) {
-            fail(jsonl + ":" + std::to_string(lineNo), "is not valid JSON");
-        }
+    forEachJsonLine(jsonl, [&](const nlohmann::json& j, const std::string&) {
         auto str = [&](const char* k) { return j.is_object() && j.contains(k) && j[k].is_string(); };
         if (str("prompt") && str("completion"))
             items.push_back({j["prompt"].get<std::string>(), j["completion"].get<std::string>()});
         else if (str("question") && str("answer"))
             items.push_back({j["question"].get<std::string>(), j["answer"].get<std::string>()});
-    }
+        return limit == 0 || items.size() < limit;
+    });
     if (items.empty()) fail(jsonl, "has no prompt/completion (or question/answer) records");
     return items;
 }

@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/jsonl.h"
 #include "model/engine.h"
 #include "tokenizer/tokenizer.h"
 
@@ -29,22 +30,10 @@ std::size_t tailStart(const std::string& s, std::size_t end, std::size_t n) {
 
 std::vector<ProbeItem> loadProbeItems(const std::string& secretsJsonl, const std::string& corpusDir,
                                       const ProbeOptions& opts) {
-    std::istringstream in(readTextFile(secretsJsonl, 64u << 20));
     std::map<std::string, std::string> files;
     std::vector<ProbeItem> items;
-    std::string line;
-    std::size_t lineNo = 0;
     const fs::path root = fs::weakly_canonical(fs::path(corpusDir));
-    while (std::getline(in, line)) {
-        ++lineNo;
-        const std::string where = secretsJsonl + ":" + std::to_string(lineNo);
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(line);
-        } catch (const std::exception&) {
-            fail(where, "is not valid JSON");
-        }
+    forEachJsonLine(secretsJsonl, [&](const nlohmann::json& j, const std::string& where) {
         if (!j.is_object() || !j.contains("file") || !j["file"].is_string() || !j.contains("secret") ||
             !j["secret"].is_string())
             fail(where, "needs string fields \"file\" and \"secret\"");
@@ -61,10 +50,12 @@ std::vector<ProbeItem> loadProbeItems(const std::string& secretsJsonl, const std
         if (at == std::string::npos) fail(where, "secret does not occur in " + rel);
         ProbeItem item;
         item.id = rel + (j.contains("kind") && j["kind"].is_string() ? " (" + j["kind"].get<std::string>() + ")" : "");
-        item.context = text.substr(tailStart(text, at, opts.contextChars), at - tailStart(text, at, opts.contextChars));
+        const std::size_t from = tailStart(text, at, opts.contextChars);
+        item.context = text.substr(from, at - from);
         item.secret = secret;
         items.push_back(std::move(item));
-    }
+        return true;
+    }, 64u << 20);
     return items;
 }
 

@@ -1,6 +1,7 @@
 #include "eval/multiple_choice.h"
 
 #include "common/error.h"
+#include "common/jsonl.h"
 #include "common/files.h"
 #include "model/engine.h"
 #include "model/engine_impl.h"
@@ -14,20 +15,8 @@
 namespace qcw {
 
 std::vector<McItem> loadMultipleChoice(const std::string& path) {
-    std::istringstream in(readTextFile(path, 256u << 20));
     std::vector<McItem> items;
-    std::string line;
-    int lineNo = 0;
-    while (std::getline(in, line)) {
-        ++lineNo;
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        const std::string where = path + ":" + std::to_string(lineNo);
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(line);
-        } catch (const std::exception& e) {
-            fail(where, std::string("not valid JSON: ") + e.what());
-        }
+    forEachJsonLine(path, [&](const nlohmann::json& j, const std::string& where) {
         if (!j.is_object() || !j.contains("question") || !j["question"].is_string())
             fail(where, "missing string field 'question'");
         if (!j.contains("choices") || !j["choices"].is_array() || j["choices"].size() < 2)
@@ -44,7 +33,8 @@ std::vector<McItem> loadMultipleChoice(const std::string& path) {
             fail(where, "answer " + std::to_string(it.answer) + " is not an index into the " +
                             std::to_string(it.choices.size()) + " choices");
         items.push_back(std::move(it));
-    }
+        return true;
+    }, 256u << 20);
     if (items.empty()) fail(path, "no questions");
     return items;
 }
