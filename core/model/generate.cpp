@@ -1,6 +1,7 @@
 #include "model/generate.h"
 
 #include "common/error.h"
+#include "model/cuda_support.h"
 #include "model/phi_model.h"
 
 #include <c10/core/InferenceMode.h>
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
 #include <random>
 
@@ -93,37 +95,82 @@ std::vector<std::vector<std::int64_t>> generate(const PhiModel& model,
     at::Tensor pos = (maskT.cumsum(1) - 1).clamp_min(0);
 
     std::vector<std::vector<std::int64_t>> out = prompts;
+    if (opts.maxNewTokens == 0) {
+        if (stats) *stats = GenerationStats{};
+        return out;
+    }
     std::vector<bool> done(static_cast<std::size_t>(B), false);
     std::vector<std::uint64_t> rng(static_cast<std::size_t>(B));
     for (std::int64_t b = 0; b < B; ++b) rng[static_cast<std::size_t>(b)] = opts.seed * 1000003ull + static_cast<std::uint64_t>(b);
 
-    KVCache cache;
+    const at::Device dev = model.device;
+    const int devIndex = dev.has_index() ? dev.index() : 0;
+    const char* graphEnv = std::getenv("QCW_CUDA_GRAPHS");
+    const bool envAllows = !(graphEnv && std::string(graphEnv) == "0");
+    const bool wantGraph = dev.is_cuda() && opts.cudaGraphs && envAllows && cuda::available();
+    GenerationStats st;
+    st.promptTokens = B * T;
+    if (dev.is_cuda() && opts.cudaGraphs && !wantGraph)
+        st.cudaGraphNote = !envAllows ? "QCW_CUDA_GRAPHS=0" : "this build has no CUDA graph support (QCW_CUDA=OFF)";
+    // Graphs are recorded on a side stream; the whole generation runs there.
+    cuda::SideStream side(devIndex, wantGraph);
+
+    // Prefill: the prompt through the model with a growing cache.
+    KVCache grow;
     ForwardArgs args;
-    args.cache = &cache;
+    args.cache = &grow;
     args.lastTokenOnly = true;
     args.inputIds = idsT;
     args.attentionMask = maskT;
     args.positionIds = pos;
     auto t0 = std::chrono::steady_clock::now();
-    at::Tensor nextPos = pos.select(1, T - 1).unsqueeze(1) + 1;
-    GenerationStats st;
-    st.promptTokens = B * T;
-    for (int step = 0; step < opts.maxNewTokens; ++step) {
-        ctx.checkCancelled();
-        at::Tensor logits = model.forward(args).select(1, 0).to(at::kCPU).contiguous();  // [B, V]
-        if (step == 0) {
-            st.prefillSeconds = seconds(t0);
-            t0 = std::chrono::steady_clock::now();
-        }
-        std::vector<std::int64_t> next(static_cast<std::size_t>(B), pad);
-        const auto V = logits.size(1);
-        const float* data = logits.data_ptr<float>();
+    at::Tensor first = model.forward(args).select(1, 0);  // [B, V] float32
+
+    // Decode: static buffers of capacity T + maxNewTokens, so that every step has the same
+    // shapes and reads its position, cache slot and mask from device tensors.
+    const std::int64_t cap = T + opts.maxNewTokens;
+    const auto dlopts = at::TensorOptions().device(dev).dtype(at::kLong);
+    KVCache cache;
+    for (std::size_t i = 0; i < grow.k.size(); ++i) {
+        auto shape = grow.k[i].sizes().vec();
+        shape[2] = cap;
+        cache.k.push_back(at::zeros(shape, grow.k[i].options()));
+        cache.v.push_back(at::zeros(shape, grow.v[i].options()));
+        cache.k.back().narrow(2, 0, T).copy_(grow.k[i]);
+        cache.v.back().narrow(2, 0, T).copy_(grow.v[i]);
+    }
+    grow.clear();
+    cache.slot = at::full({1}, T, dlopts);
+    cache.filled = T;
+    at::Tensor maskBuf = at::full({B, 1, 1, cap}, model.maskValue(), at::TensorOptions().device(dev).dtype(model.dtype));
+    maskBuf.narrow(3, 0, T).masked_fill_(maskT.to(dev).ne(0).view({B, 1, 1, T}), 0.0);
+    at::Tensor posBuf = (pos.select(1, T - 1).unsqueeze(1) + 1).to(dev);  // [B, 1]
+    at::Tensor idsBuf = at::zeros({B, 1}, dlopts);
+    at::Tensor stepOut;  // greedy: argmax [B] (int64); sampling: logits [B, V]
+    auto step = [&] {
+        maskBuf.index_fill_(3, cache.slot, 0.0);
+        at::Tensor lg = model.decodeStep(idsBuf, posBuf, maskBuf, cache).select(1, 0);
+        stepOut = opts.greedy ? lg.argmax(-1) : lg;
+        posBuf.add_(1);
+        cache.slot.add_(1);
+    };
+
+    std::vector<std::int64_t> next(static_cast<std::size_t>(B), pad);
+    // Takes one token per live row from host values; returns whether a row is still alive.
+    auto consume = [&](const at::Tensor& host) {
         bool anyAlive = false;
+        const auto V = opts.greedy ? 0 : host.size(1);
         for (std::int64_t b = 0; b < B; ++b) {
             auto ub = static_cast<std::size_t>(b);
+            next[ub] = pad;
             if (done[ub]) continue;
-            std::vector<float> row(data + b * V, data + (b + 1) * V);
-            std::int64_t tok = pickToken(row, opts, rng[ub]);
+            std::int64_t tok;
+            if (opts.greedy) {
+                tok = host.data_ptr<std::int64_t>()[b];
+            } else {
+                const float* data = host.data_ptr<float>() + b * V;
+                tok = pickToken(std::vector<float>(data, data + V), opts, rng[ub]);
+            }
             next[ub] = tok;
             out[ub].push_back(tok);
             ++st.newTokens;
@@ -131,11 +178,31 @@ std::vector<std::vector<std::int64_t>> generate(const PhiModel& model,
             if (opts.stopAtEos && eos && tok == *eos) done[ub] = true;
             anyAlive = anyAlive || !done[ub];
         }
-        if (!anyAlive || step + 1 == opts.maxNewTokens) break;
-        args.inputIds = at::from_blob(next.data(), {B, 1}, lopts).clone();
-        args.attentionMask = at::cat({args.attentionMask, at::ones({B, 1}, lopts)}, 1);
-        args.positionIds = nextPos;
-        nextPos = nextPos + 1;
+        return anyAlive;
+    };
+    auto toHost = [&](const at::Tensor& t) { return (opts.greedy ? t.argmax(-1) : t).to(at::kCPU).contiguous(); };
+
+    bool alive = consume(toHost(first));
+    st.prefillSeconds = seconds(t0);
+    t0 = std::chrono::steady_clock::now();
+    std::unique_ptr<cuda::Graph> graph;
+    const int eagerSteps = 2;  // warm-up before recording: lazy cuBLAS and allocator set-up happen here
+    for (int k = 1; alive && k < opts.maxNewTokens; ++k) {
+        ctx.checkCancelled();
+        idsBuf.copy_(at::from_blob(next.data(), {B, 1}, lopts));
+        if (graph) {
+            graph->replay();
+        } else if (wantGraph && k > eagerSteps && st.cudaGraphNote.empty()) {
+            graph = cuda::capture(step, &st.cudaGraphNote);
+            if (!graph) fail("CUDA graph", "recording the decode step failed (" + st.cudaGraphNote +
+                                               "); set QCW_CUDA_GRAPHS=0 or pass --no-cuda-graphs");
+            graph->replay();
+            st.cudaGraph = true;
+        } else {
+            step();
+        }
+        ++cache.filled;
+        alive = consume(stepOut.to(at::kCPU).contiguous());
     }
     st.decodeSeconds = seconds(t0);
     if (stats) *stats = st;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace qcw {
@@ -22,6 +23,9 @@ struct GenerateOptions {
     bool stopAtEos = true;
     std::optional<std::int64_t> eosTokenId;   // default: the config's
     std::optional<std::int64_t> padTokenId;   // default: the config's, else 0
+    // On CUDA, record one decode step as a CUDA graph and replay it for every later token
+    // (the step's ~20 kernels per layer then cost one launch). Off: every kernel launched.
+    bool cudaGraphs = true;
 
     GenerateOptions& maxNew(int n) { maxNewTokens = n; return *this; }
     GenerateOptions& sampling(double t, int k = 0, double p = 1.0) { greedy = false; temperature = t; topK = k; topP = p; return *this; }
@@ -31,6 +35,8 @@ struct GenerateOptions {
 struct GenerationStats {
     double prefillSeconds = 0, decodeSeconds = 0;
     std::int64_t promptTokens = 0, newTokens = 0;
+    bool cudaGraph = false;      // the decode steps replayed a recorded CUDA graph
+    std::string cudaGraphNote;   // why not, when graphs were asked for on CUDA but not used
 };
 
 // Called for each new token of each row; return false to stop generating.

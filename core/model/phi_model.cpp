@@ -2,9 +2,16 @@
 
 #include "common/error.h"
 
+#include <torch/version.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
+
+// LibTorch 2.x has scaled_dot_product_attention (flash / memory-efficient kernels on CUDA).
+#if TORCH_VERSION_MAJOR >= 2
+#define QCW_HAVE_SDPA 1
+#endif
 
 namespace qcw {
 
@@ -57,27 +64,33 @@ at::Tensor applyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Ten
 
 }  // namespace
 
+std::pair<at::Tensor, at::Tensor> PhiModel::rotaryTables(const at::Tensor& positions) const {
+    // Float32 as transformers computes them, then cast to the compute dtype.
+    const int rot = config.rotaryDim();
+    const auto lopts = at::TensorOptions().device(device).dtype(at::kLong);
+    auto invFreq = 1.0 / at::pow(config.ropeTheta, at::arange(0, rot, 2, lopts).to(at::kFloat) / double(rot));
+    auto freqs = positions.to(at::kFloat).unsqueeze(-1) * invFreq.view({1, 1, -1});  // [B, T, rot/2]
+    auto emb = at::cat({freqs, freqs}, -1);
+    return {emb.cos().to(dtype).unsqueeze(1), emb.sin().to(dtype).unsqueeze(1)};  // [B, 1, T, rot]
+}
+
+double PhiModel::maskValue() const {
+    return dtype == at::kFloat ? double(std::numeric_limits<float>::lowest())
+           : dtype == at::kHalf ? -65504.0
+                                : -3.3895313892515355e38;
+}
+
 AttentionInputs PhiModel::attentionInputs(std::int64_t B, std::int64_t T, std::int64_t past,
                                           const at::Tensor& attentionMask, const at::Tensor& positionIds) const {
-    const PhiConfig& c = config;
     const std::int64_t total = past + T;
     const auto lopts = at::TensorOptions().device(device).dtype(at::kLong);
     AttentionInputs in;
     at::Tensor positions = positionIds.defined() ? positionIds.to(device, at::kLong)
                                                  : (at::arange(T, lopts) + past).unsqueeze(0).expand({B, T});
-    // Rotary tables in float32 as transformers computes them, then cast to the compute dtype.
-    const int rot = c.rotaryDim();
-    auto invFreq = 1.0 / at::pow(c.ropeTheta, at::arange(0, rot, 2, lopts).to(at::kFloat) / double(rot));
-    auto freqs = positions.to(at::kFloat).unsqueeze(-1) * invFreq.view({1, 1, -1});  // [B, T, rot/2]
-    auto emb = at::cat({freqs, freqs}, -1);
-    in.cos = emb.cos().to(dtype).unsqueeze(1);  // [B, 1, T, rot]
-    in.sin = emb.sin().to(dtype).unsqueeze(1);
+    std::tie(in.cos, in.sin) = rotaryTables(positions);
 
     // Additive mask [B, 1, T, total]: causal, plus key padding. Masked entries get the dtype's
     // lowest value, as transformers' eager attention does.
-    const double minValue = dtype == at::kFloat ? double(std::numeric_limits<float>::lowest())
-                            : dtype == at::kHalf ? -65504.0
-                                                 : -3.3895313892515355e38;
     auto qpos = (at::arange(T, lopts) + past).view({T, 1});
     auto kpos = at::arange(total, lopts).view({1, total});
     auto allowed = (kpos <= qpos).view({1, 1, T, total});
@@ -91,7 +104,7 @@ AttentionInputs PhiModel::attentionInputs(std::int64_t B, std::int64_t T, std::i
         allowed = allowed.expand({B, 1, T, total});
     }
     in.mask = at::zeros({B, 1, T, total}, at::TensorOptions().device(device).dtype(dtype))
-                  .masked_fill(allowed.logical_not(), minValue);
+                  .masked_fill(allowed.logical_not(), maskValue());
     // A query that may attend to no key at all (a left-padding position) gets a zero attention
     // output, as PyTorch's scaled_dot_product_attention does since 2.5 and hence transformers'
     // default attention.
@@ -102,7 +115,7 @@ AttentionInputs PhiModel::attentionInputs(std::int64_t B, std::int64_t T, std::i
 at::Tensor PhiModel::embed(const at::Tensor& ids) const { return at::embedding(embedTokens, ids); }
 
 at::Tensor PhiModel::blockWith(const PhiBlock& blk, const at::Tensor& h, const AttentionInputs& in,
-                               at::Tensor* cacheK, at::Tensor* cacheV) const {
+                               at::Tensor* cacheK, at::Tensor* cacheV, const at::Tensor& cacheSlot) const {
     const PhiConfig& c = config;
     const auto B = h.size(0), T = h.size(1);
     const int nH = c.numHeads, nKv = c.numKvHeads, hd = c.headDim();
@@ -117,7 +130,12 @@ at::Tensor PhiModel::blockWith(const PhiBlock& blk, const at::Tensor& h, const A
     }
     q = applyRotary(q, in.cos, in.sin);
     k = applyRotary(k, in.cos, in.sin);
-    if (cacheK) {
+    if (cacheK && cacheSlot.defined()) {  // static cache: write in place, attend over the capacity
+        cacheK->index_copy_(2, cacheSlot, k.to(cacheK->scalar_type()));
+        cacheV->index_copy_(2, cacheSlot, v.to(cacheV->scalar_type()));
+        k = *cacheK;
+        v = *cacheV;
+    } else if (cacheK) {
         *cacheK = cacheK->defined() ? at::cat({*cacheK, k}, 2) : k;
         *cacheV = cacheV->defined() ? at::cat({*cacheV, v}, 2) : v;
         k = *cacheK;
@@ -127,10 +145,22 @@ at::Tensor PhiModel::blockWith(const PhiBlock& blk, const at::Tensor& h, const A
         k = k.repeat_interleave(nH / nKv, 1);
         v = v.repeat_interleave(nH / nKv, 1);
     }
-    auto scores = at::matmul(q, k.transpose(-2, -1)) * scale + in.mask;
-    auto probs = at::softmax(scores, -1, at::kFloat).to(dtype);
-    if (in.rowHasKeys.defined()) probs = probs * in.rowHasKeys;
-    auto attn = at::matmul(probs, v).transpose(1, 2).reshape({B, T, nH * hd});
+    at::Tensor attn;
+#ifdef QCW_HAVE_SDPA
+    // On CUDA, PyTorch's fused attention (what transformers uses by default); on CPU the
+    // explicit form below, which the fixtures check against transformers' eager attention.
+    if (device.is_cuda()) {
+        attn = at::scaled_dot_product_attention(q, k, v, in.mask.to(q.scalar_type()), 0.0, false);
+        if (in.rowHasKeys.defined()) attn = attn * in.rowHasKeys.to(attn.scalar_type());
+    }
+#endif
+    if (!attn.defined()) {
+        auto scores = at::matmul(q, k.transpose(-2, -1)) * scale + in.mask;
+        auto probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+        if (in.rowHasKeys.defined()) probs = probs * in.rowHasKeys;
+        attn = at::matmul(probs, v);
+    }
+    attn = attn.transpose(1, 2).reshape({B, T, nH * hd});
     auto attnOut = blk.dense->forward(attn);
     auto mlpOut = blk.fc2->forward(geluNew(blk.fc1->forward(x)));
     return attnOut + mlpOut + h;
@@ -142,7 +172,19 @@ at::Tensor PhiModel::block(std::size_t index, const at::Tensor& h, const Attenti
         cache->k.resize(blocks.size());
         cache->v.resize(blocks.size());
     }
-    return blockWith(blocks[index], h, in, &cache->k[index], &cache->v[index]);
+    return blockWith(blocks[index], h, in, &cache->k[index], &cache->v[index], cache->slot);
+}
+
+at::Tensor PhiModel::decodeStep(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& mask,
+                                KVCache& cache) const {
+    if (!cache.isStatic() || cache.k.size() != blocks.size())
+        fail("decode", "decodeStep needs a static cache with one buffer per layer");
+    AttentionInputs in;
+    std::tie(in.cos, in.sin) = rotaryTables(positions);
+    in.mask = mask;
+    auto h = embed(ids);
+    for (std::size_t li = 0; li < blocks.size(); ++li) h = block(li, h, in, &cache);
+    return head(h, true);
 }
 
 at::Tensor PhiModel::head(const at::Tensor& hIn, bool lastTokenOnly) const {

@@ -64,13 +64,25 @@ struct PhiBlock {
     LayerNormWeights qLayerNorm, kLayerNorm;  // only with config.qkLayerNorm
 };
 
-// Keys and values of every layer, [B, kv_heads, T_past, head_dim].
+// Keys and values of every layer, [B, kv_heads, T_past, head_dim], grown by concatenation.
+// Static mode (slot defined): every layer holds a preallocated [B, kv_heads, capacity,
+// head_dim] buffer and a step writes its keys and values at the int64 positions in `slot`
+// (a device tensor, so a step needs no host value and can be recorded as a CUDA graph);
+// attention then runs over the whole capacity under the caller's mask.
 struct KVCache {
     std::vector<at::Tensor> k, v;
-    std::int64_t length() const { return k.empty() || !k[0].defined() ? 0 : k[0].size(2); }
+    at::Tensor slot;
+    std::int64_t filled = 0;  // static mode: positions written so far (kept by the caller)
+    bool isStatic() const { return slot.defined(); }
+    std::int64_t length() const {
+        if (isStatic()) return filled;
+        return k.empty() || !k[0].defined() ? 0 : k[0].size(2);
+    }
     void clear() {
         k.clear();
         v.clear();
+        slot = at::Tensor();
+        filled = 0;
     }
 };
 
@@ -111,8 +123,19 @@ public:
     // One decoder block; with a cache, appends this step's keys and values to slot `index`.
     at::Tensor block(std::size_t index, const at::Tensor& h, const AttentionInputs& in, KVCache* cache = nullptr) const;
     at::Tensor blockWith(const PhiBlock& blk, const at::Tensor& h, const AttentionInputs& in,
-                         at::Tensor* cacheK = nullptr, at::Tensor* cacheV = nullptr) const;
+                         at::Tensor* cacheK = nullptr, at::Tensor* cacheV = nullptr,
+                         const at::Tensor& cacheSlot = at::Tensor()) const;
     at::Tensor head(const at::Tensor& h, bool lastTokenOnly = false) const;  // final norm + lm_head, float32
+    // Rotary tables [B, 1, T, rot] in the compute dtype for int64 positions [B, T] on the device.
+    std::pair<at::Tensor, at::Tensor> rotaryTables(const at::Tensor& positions) const;
+    // The additive mask value of the compute dtype (its lowest finite value, as transformers).
+    double maskValue() const;
+    // One step over a static cache (cache.isStatic()): ids and positions int64 [B, 1] on the
+    // device, mask [B, 1, 1, capacity] additive in the compute dtype. Writes this step's keys
+    // and values at cache.slot and returns logits [B, 1, V] in float32. No host
+    // synchronisation and no host-dependent shapes: it can be recorded as a CUDA graph.
+    at::Tensor decodeStep(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& mask,
+                          KVCache& cache) const;
     std::int64_t parameterCount() const;
     // Every linear map by its checkpoint tensor name (without ".weight"), in model order.
     std::vector<std::pair<std::string, std::shared_ptr<LinearOp>*>> linearOps();
