@@ -167,7 +167,8 @@ private slots:
         MainWindow w(quietOptions());
         const QStringList ids = w.paneIds();
         QVERIFY(ids.indexOf("documents") == ids.indexOf("compression") + 1);
-        QVERIFY(ids.indexOf("chat") > ids.indexOf("documents"));
+        QVERIFY(ids.indexOf("fine-tuning") == ids.indexOf("documents") + 1);
+        QVERIFY(ids.indexOf("chat") > ids.indexOf("fine-tuning"));
         QVERIFY(paneOf(w));
         QCOMPARE(paneOf(w)->objectName(), QStringLiteral("pane-documents"));
     }

@@ -94,16 +94,17 @@ private slots:
     void onlyRealPanesExist() {
         MainWindow w(quietOptions());
         const QStringList ids{QStringLiteral("model"), QStringLiteral("compression"), QStringLiteral("documents"),
-                              QStringLiteral("chat")};
+                              QStringLiteral("fine-tuning"), QStringLiteral("chat")};
         QCOMPARE(w.paneIds(), ids);
-        QCOMPARE(static_cast<int>(qcw::ui::registeredPanes().size()), 4);
+        QCOMPARE(static_cast<int>(qcw::ui::registeredPanes().size()), 5);
         for (const QString& id : ids) QVERIFY2(w.findChild<QWidget*>(QStringLiteral("pane-") + id), qPrintable(id));
         auto* list = w.findChild<QListWidget*>(QStringLiteral("pane-list"));
         QVERIFY(list);
-        QCOMPARE(list->count(), 4);
+        QCOMPARE(list->count(), 5);
         QCOMPARE(list->item(2)->text(), QStringLiteral("Documents"));
-        QVERIFY(w.showPane(QStringLiteral("documents")));
-        QCOMPARE(w.currentPane(), QStringLiteral("documents"));
+        QCOMPARE(list->item(3)->text(), QStringLiteral("Fine-tuning"));
+        QVERIFY(w.showPane(QStringLiteral("fine-tuning")));
+        QCOMPARE(w.currentPane(), QStringLiteral("fine-tuning"));
         QVERIFY(w.showPane(QStringLiteral("model")));
         QCOMPARE(w.currentPane(), QStringLiteral("model"));
         QVERIFY(w.showPane(QStringLiteral("compression")));
