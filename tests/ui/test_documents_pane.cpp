@@ -4,7 +4,7 @@
 // every redaction with the rule in a tooltip and never shows the secret, the statistics and the
 // secrets report equal what the core's own buildDataset says, "Build dataset" writes the folder
 // atomically and leaves the documents untouched, Cancel stops a slow reading within a second,
-// and bad input is one line.
+// bad input is one line, and `qcw --screenshot --pane documents` renders a populated pane.
 #include "data/data.h"
 #include "ui/format.h"
 #include "ui/main_window.h"
@@ -20,10 +20,12 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
+#include <QImage>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLabel>
 #include <QMimeData>
+#include <QProcess>
 #include <QPushButton>
 #include <QCheckBox>
 #include <QSpinBox>
@@ -453,6 +455,26 @@ private slots:
         QVERIFY(child<QCheckBox>(*w, "anonymize-emails")->isChecked());
         QVERIFY(!child<QCheckBox>(*w, "anonymize-ips")->isChecked());
         QCOMPARE(paneOf(*w)->excludePatterns(), (QStringList{"*.log", "drafts/*"}));
+    }
+
+    void screenshotShowsAPopulatedPane() {
+        const QString bin = QStringLiteral(QCW_BIN_DIR "/qcw");
+        if (!QFileInfo::exists(bin)) QSKIP("qcw is not built");
+        const QString png = tmp_.filePath("documents.png");
+        QProcess p;
+        p.start(bin, {"--screenshot", png, "--pane", "documents", "--documents", docs_, "--documents-select",
+                      "fgt-branch.conf", qcw::test::tinyDir()});
+        QVERIFY(p.waitForFinished(120000));
+        QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+        const QImage image(png);
+        QVERIFY(!image.isNull());
+        QCOMPARE(image.size(), QSize(1280, 820));
+        // An unknown document to preview is one line on stderr; the picture is still taken.
+        p.start(bin, {"--screenshot", png, "--pane", "documents", "--documents", docs_, "--documents-select", "nope.md",
+                      qcw::test::tinyDir()});
+        QVERIFY(p.waitForFinished(120000));
+        QCOMPARE(p.exitCode(), 0);
+        QVERIFY(p.readAllStandardError().contains("no document 'nope.md'"));
     }
 };
 

@@ -3,7 +3,8 @@
 // curves filled point for point with what the core's own run reports, the trained model is
 // exported; Stop ends a long run within a second with a checkpoint and Resume continues from
 // it; bad input is one line in the pane; the settings are remembered; the dataset the
-// documents pane built last is the default.
+// documents pane built last is the default; `qcw --screenshot --pane fine-tuning` trains and
+// renders.
 #include "io/safetensors.h"
 #include "train/train_api.h"
 #include "train/train_data.h"
@@ -15,8 +16,10 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
+#include <QImage>
 #include <QLabel>
 #include <QLineEdit>
+#include <QProcess>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
@@ -360,6 +363,23 @@ private slots:
         // Without a model: Start says what is missing.
         paneOf(w)->start();
         QVERIFY(paneOf(w)->lastError().contains("Open a model"));
+    }
+
+    void screenshotTrainsAndRenders() {
+        const QString bin = QStringLiteral(QCW_BIN_DIR "/qcw");
+        if (!QFileInfo::exists(bin)) QSKIP("qcw is not built");
+        const QString png = tmp_.filePath("fine-tuning.png");
+        QProcess p;
+        p.start(bin, {"--screenshot", png, "--pane", "fine-tuning", "--tune-data", data_, "--tune-steps", "4", tinyDir()});
+        QVERIFY(p.waitForFinished(120000));
+        QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+        const QImage image(png);
+        QVERIFY(!image.isNull());
+        QCOMPARE(image.size(), QSize(1280, 820));
+        p.start(bin, {"--screenshot", png, "--pane", "fine-tuning", "--tune-steps", "x", tinyDir()});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 2);
+        QVERIFY(p.readAllStandardError().contains("--tune-steps x: expected an integer >= 1"));
     }
 };
 
