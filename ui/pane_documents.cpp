@@ -54,7 +54,7 @@ const char* const DocumentsPane::kAnonymizedColor = "#b3e5fc";
 
 namespace {
 
-constexpr std::size_t kPreviewBytes = 1u << 20;  // the preview shows the first MiB of a document
+constexpr std::size_t kPreviewBytes = 256u << 10;  // the preview shows the first 256 KiB of a document
 constexpr int kRedactionKindProperty = QTextFormat::UserProperty + 1;
 
 enum Column { ColName, ColType, ColSize, ColStatus, ColRecords, ColSecrets, ColumnCount };
@@ -260,7 +260,6 @@ struct DocumentsPane::Impl {
     std::vector<QTreeWidgetItem*> fileRows;  // listing order = the core's reading order
     std::map<QString, QTreeWidgetItem*> rowsByRel;
     bool busy = false;
-    bool haveAnalysis = false;
     quint64 generation = 0;         // of the reading/building job
     quint64 previewGeneration = 0;  // of the preview job
     QString lastError;
@@ -768,7 +767,6 @@ QString DocumentsPane::Impl::checkOutput(const QString& outDir, bool& replace) c
 }
 
 void DocumentsPane::Impl::clearResults() {
-    haveAnalysis = false;
     for (QLabel* l : {statDocuments, statRecords, statCharacters, statTokens, statDuplicates})
         l->setText(QStringLiteral("\u2014"));
     statTokens->setToolTip(QString());
@@ -928,7 +926,6 @@ void DocumentsPane::Impl::finished(quint64 gen, bool building, Outcome<Analysis>
 }
 
 void DocumentsPane::Impl::showAnalysis(const Analysis& a) {
-    haveAnalysis = true;
     for (const auto& f : a.files) {
         const QString rel = QString::fromStdString(f.path);
         auto it = rowsByRel.find(rel);
