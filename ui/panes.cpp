@@ -2,6 +2,8 @@
 
 #include "ui/pane_chat.h"
 #include "ui/pane_compression.h"
+#include "ui/pane_documents.h"
+#include "ui/pane_finetune.h"
 #include "ui/pane_model.h"
 
 #include <QCoreApplication>
@@ -22,6 +24,10 @@ const std::vector<PaneInfo>& registeredPanes() {
                         QT_TRANSLATE_NOOP("qcw::ui::Panes", "Open a model and inspect its layers")),
         pane<CompressionPane>("compression", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Compression"),
                               QT_TRANSLATE_NOOP("qcw::ui::Panes", "Search ranks and compress the open model")),
+        pane<DocumentsPane>("documents", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Documents"),
+                            QT_TRANSLATE_NOOP("qcw::ui::Panes", "Read and scrub corporate documents into a training dataset")),
+        pane<FineTunePane>("fine-tuning", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Fine-tuning"),
+                           QT_TRANSLATE_NOOP("qcw::ui::Panes", "Train or distil a model on a dataset, with live curves")),
         pane<ChatPane>("chat", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Chat"),
                        QT_TRANSLATE_NOOP("qcw::ui::Panes", "Ask the original and a compressed model side by side")),
     };

@@ -1,10 +1,7 @@
 #include "cli.h"
 
 #include "common/error.h"
-#include "common/jsonl.h"
-#include "io/phi_config.h"
-#include "tokenizer/tokenizer.h"
-#include "io/safetensors.h"
+#include "train/train_data.h"
 
 #include <unistd.h>
 
@@ -102,59 +99,13 @@ std::string defaultModelDir() {
     return (fs::path(QCW_SOURCE_DIR) / "tests/data/tiny-phi").string();
 }
 
-std::vector<std::vector<std::int64_t>> readIdRows(const std::string& path) {
-    auto f = qcw::SafetensorsFile::open(path);
-    const qcw::TensorView* t = f->find("input_ids");
-    if (!t) qcw::fail(path, "has no tensor named 'input_ids'");
-    if (t->dtype != qcw::DType::I64 || t->shape.size() != 2) qcw::fail(path, "input_ids must be int64 [rows, length]");
-    std::vector<std::vector<std::int64_t>> rows(static_cast<std::size_t>(t->shape[0]));
-    const auto len = static_cast<std::size_t>(t->shape[1]);
-    for (std::size_t b = 0; b < rows.size(); ++b) {
-        rows[b].resize(len);
-        std::memcpy(rows[b].data(), t->data + b * len * 8, len * 8);
-    }
-    return rows;
-}
+// The readers live in core (train/train_data.h) so the workbench shares them.
+std::vector<std::vector<std::int64_t>> readIdRows(const std::string& path) { return qcw::readIdRows(path); }
 
-std::vector<std::string> readDatasetTexts(const std::string& jsonl) {
-    std::vector<std::string> texts;
-    qcw::forEachJsonLine(jsonl, [&](const nlohmann::json& j, const std::string& where) {
-        if (j.is_object() && j.contains("text") && j["text"].is_string()) {
-            texts.push_back(j["text"].get<std::string>());
-        } else if (j.is_object() && j.contains("prompt") && j["prompt"].is_string() && j.contains("completion") &&
-                   j["completion"].is_string()) {
-            texts.push_back(j["prompt"].get<std::string>() + j["completion"].get<std::string>());
-        } else if (j.is_object() && j.contains("messages") && j["messages"].is_array()) {
-            // A chat record becomes "Role: content" lines.
-            std::string t;
-            for (const auto& m : j["messages"]) {
-                if (!m.is_object() || !m.contains("content") || !m["content"].is_string())
-                    qcw::fail(where, "has a message without string \"content\"");
-                std::string role = m.contains("role") && m["role"].is_string() ? m["role"].get<std::string>() : "user";
-                if (!role.empty()) role[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(role[0])));
-                t += role + ": " + m["content"].get<std::string>() + "\n";
-            }
-            texts.push_back(std::move(t));
-        } else {
-            qcw::fail(where, "has neither \"text\", \"prompt\" and \"completion\", nor \"messages\"");
-        }
-        return true;
-    });
-    return texts;
-}
+std::vector<std::string> readDatasetTexts(const std::string& jsonl) { return qcw::readDatasetTexts(jsonl); }
 
-// The dataset's texts tokenized with the model's tokenizer into one stream, each followed by
-// the end-of-text token when the config names one.
 std::vector<std::int64_t> tokenizeDataset(const std::string& jsonl, const std::string& modelDir, const char* forWhat) {
-    auto tok = qcw::loadTokenizerForModel(modelDir);
-    if (!tok) qcw::fail(modelDir, std::string("has no tokenizer (tokenizer.json) for ") + forWhat);
-    const auto cfg = qcw::PhiConfig::load((std::filesystem::path(modelDir) / "config.json").string());
-    std::vector<std::int64_t> stream;
-    for (const auto& text : readDatasetTexts(jsonl)) {
-        for (int id : tok->encodeIds(text)) stream.push_back(id);
-        if (cfg.eosTokenId) stream.push_back(*cfg.eosTokenId);
-    }
-    return stream;
+    return qcw::tokenizeDataset(jsonl, modelDir, forWhat);
 }
 
 std::string defaultCorpusDir() {

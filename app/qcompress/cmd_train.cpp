@@ -2,26 +2,11 @@
 #include "cli.h"
 #include "common/error.h"
 #include "common/files.h"
-#include "io/phi_config.h"
-#include "io/safetensors.h"
 #include "train/train_api.h"
+#include "train/train_data.h"
 
 #include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
-
-namespace fs = std::filesystem;
-
-namespace {
-
-std::vector<std::vector<std::int64_t>> chunk(const std::vector<std::int64_t>& s, std::size_t len) {
-    std::vector<std::vector<std::int64_t>> out;
-    for (std::size_t i = 0; i + len <= s.size(); i += len) out.emplace_back(s.begin() + long(i), s.begin() + long(i + len));
-    return out;
-}
-
-}  // namespace
 
 QCW_COMMAND(65) {
     struct Opts {
@@ -66,31 +51,13 @@ QCW_COMMAND(65) {
     sub->add_flag("--json", o->json, "Print one JSON object on stdout");
     sub->callback([o] {
         auto& job = o->job;
-        const qcw::PhiConfig cfg = qcw::PhiConfig::load((fs::path(job.student) / "config.json").string());
         if (o->seqLen < 0 || o->seqLen == 1) qcw::fail("--seq-len " + std::to_string(o->seqLen), "must be at least 2");
-        const fs::path ids = fs::path(o->data) / "ids.safetensors", jsonl = fs::path(o->data) / "dataset.jsonl";
-        std::error_code ec;
-        std::vector<std::vector<std::int64_t>> windows;
-        if (fs::exists(ids, ec)) {
-            for (auto& row : qcw::cli::readIdRows(ids.string())) {
-                const std::size_t len = o->seqLen > 0 ? std::size_t(o->seqLen) : row.size();
-                for (auto& w : chunk(row, len)) windows.push_back(std::move(w));
-            }
-        } else if (fs::exists(jsonl, ec)) {
-            const std::size_t len = o->seqLen > 0 ? std::size_t(o->seqLen) : std::size_t(std::min(128, cfg.maxPositions));
-            windows = chunk(qcw::cli::tokenizeDataset(jsonl.string(), job.student, "--data dataset.jsonl (or give ids.safetensors)"), len);
-        } else {
-            qcw::fail(o->data, "has neither ids.safetensors nor dataset.jsonl");
-        }
-        if (windows.empty()) qcw::fail(o->data, "gives no complete window of --seq-len tokens");
-        // The last 5% of the windows (at least one, when there are 10 or more) are held out.
-        if (windows.size() >= 10) {
-            const std::size_t hold = (windows.size() + 19) / 20;
-            job.evalWindows.assign(windows.end() - long(hold), windows.end());
-            windows.resize(windows.size() - hold);
-            if (o->evalWindows > 0 && job.evalWindows.size() > o->evalWindows) job.evalWindows.resize(o->evalWindows);
-        }
-        job.windows = std::move(windows);
+        qcw::TrainDataOptions dopt;
+        dopt.withSeqLen(o->seqLen).withMaxEvalWindows(o->evalWindows);
+        dopt.tokenizerFor = "--data dataset.jsonl (or give ids.safetensors)";
+        qcw::TrainData data = qcw::loadTrainData(o->data, job.student, dopt);
+        job.windows = std::move(data.windows);
+        job.evalWindows = std::move(data.evalWindows);
         auto& ctx = qcw::cli::interruptibleContext();
         auto r = qcw::runTrainJob(job, ctx);
         auto num = [](double x) { return std::isnan(x) ? nlohmann::json(nullptr) : nlohmann::json(x); };

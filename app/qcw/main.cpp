@@ -6,11 +6,18 @@
 //                                         write it as PNG, exit; with --pane compression it
 //                                         first compresses the model (ranks by annealing) into a
 //                                         temporary folder so the plot and the table show
+//                                         --pane documents --documents PATH... [--documents-exclude GLOB]
+//                                         [--documents-select REL] reads the documents first (and
+//                                         previews one); --pane fine-tuning --tune-data DIR
+//                                         [--tune-steps N] [--tune-lora-rank R] trains the model on
+//                                         the dataset into a temporary folder first
 //   qcw --list-plugins                    one line per plugin (none exist yet)
 //   qcw --version | --help
 #include "ui/main_window.h"
 #include "ui/model_session.h"
 #include "ui/pane_chat.h"
+#include "ui/pane_documents.h"
+#include "ui/pane_finetune.h"
 #include "ui/plugins.h"
 #include "ui/pane_compression.h"
 #include "ui/theme.h"
@@ -28,6 +35,7 @@
 #include <QTemporaryDir>
 #include <QTimer>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -117,7 +125,8 @@ int main(int argc, char** argv) {
                                            QStringLiteral("Render the window offscreen with the model loaded, "
                                                           "write it to <file> as PNG and exit."),
                                            QStringLiteral("file"));
-    const QCommandLineOption paneOpt(QStringLiteral("pane"), QStringLiteral("Show pane <id> (model, compression, chat)."),
+    const QCommandLineOption paneOpt(QStringLiteral("pane"),
+                                     QStringLiteral("Show pane <id> (model, compression, documents, fine-tuning, chat)."),
                                      QStringLiteral("id"));
     const QCommandLineOption chatPromptOpt(
         QStringLiteral("chat-prompt"), QStringLiteral("With --screenshot --pane chat: ask <text> before grabbing."),
@@ -128,12 +137,33 @@ int main(int argc, char** argv) {
     const QCommandLineOption chatTunedOpt(
         QStringLiteral("chat-tuned"), QStringLiteral("With --pane chat: the compressed + fine-tuned model."),
         QStringLiteral("dir"));
+    const QCommandLineOption documentsOpt(
+        QStringLiteral("documents"), QStringLiteral("Add <path> (a file or folder) to the documents pane; repeatable."),
+        QStringLiteral("path"));
+    const QCommandLineOption documentsExcludeOpt(
+        QStringLiteral("documents-exclude"),
+        QStringLiteral("Documents pane: skip files whose relative path or name matches <glob>; repeatable."),
+        QStringLiteral("glob"));
+    const QCommandLineOption documentsSelectOpt(
+        QStringLiteral("documents-select"),
+        QStringLiteral("With --screenshot --pane documents: preview the document <rel> (as listed) before grabbing."),
+        QStringLiteral("rel"));
+    const QCommandLineOption tuneDataOpt(QStringLiteral("tune-data"),
+                                         QStringLiteral("Fine-tuning pane: the dataset folder. With --screenshot --pane "
+                                                        "fine-tuning: train on it before grabbing."),
+                                         QStringLiteral("dir"));
+    const QCommandLineOption tuneStepsOpt(QStringLiteral("tune-steps"),
+                                          QStringLiteral("Fine-tuning pane: optimizer steps."), QStringLiteral("n"));
+    const QCommandLineOption tuneLoraOpt(QStringLiteral("tune-lora-rank"),
+                                         QStringLiteral("Fine-tuning pane: LoRA rank (0: all weights)."), QStringLiteral("r"));
     const QCommandLineOption themeOpt(QStringLiteral("theme"),
                                       QStringLiteral("Colour theme for this run: system, light or dark."),
                                       QStringLiteral("name"));
     const QCommandLineOption listPluginsOpt(QStringLiteral("list-plugins"),
                                             QStringLiteral("Print one line per plugin found and exit."));
-    parser.addOptions({screenshotOpt, paneOpt, chatPromptOpt, chatCompressedOpt, chatTunedOpt, themeOpt, listPluginsOpt});
+    parser.addOptions({screenshotOpt, paneOpt, chatPromptOpt, chatCompressedOpt, chatTunedOpt, documentsOpt,
+                       documentsExcludeOpt, documentsSelectOpt, tuneDataOpt, tuneStepsOpt, tuneLoraOpt, themeOpt,
+                       listPluginsOpt});
     parser.addPositionalArgument(QStringLiteral("model_dir"),
                                  QStringLiteral("Model snapshot folder to open (config.json + *.safetensors)."),
                                  QStringLiteral("[MODEL_DIR]"));
@@ -158,6 +188,40 @@ int main(int argc, char** argv) {
         printErr(QStringLiteral("expected at most one MODEL_DIR, got %1").arg(positional.size()));
         return 2;
     }
+    auto intOption = [&](const QCommandLineOption& opt, int min, int& value) {
+        if (!parser.isSet(opt)) return true;
+        bool ok = false;
+        const int v = parser.value(opt).toInt(&ok);
+        if (!ok || v < min) {
+            printErr(QStringLiteral("--%1 %2: expected an integer >= %3").arg(opt.names().first(), parser.value(opt)).arg(min));
+            return false;
+        }
+        value = v;
+        return true;
+    };
+    qcw::ui::FineTuneSettings tune;
+    if (!intOption(tuneStepsOpt, 1, tune.steps) || !intOption(tuneLoraOpt, 0, tune.loraRank)) return 2;
+    tune.evalEvery = std::max(1, tune.steps / 8);
+    if (parser.isSet(tuneDataOpt)) tune.data = parser.value(tuneDataOpt);
+    // The documents and dataset options fill their panes in both modes.
+    auto fillPanes = [&](qcw::ui::MainWindow& window) {
+        if (auto* docs = qobject_cast<qcw::ui::DocumentsPane*>(window.pane(QStringLiteral("documents")))) {
+            if (parser.isSet(documentsExcludeOpt)) docs->setExcludePatterns(parser.values(documentsExcludeOpt));
+            if (parser.isSet(documentsOpt)) docs->addPaths(parser.values(documentsOpt));
+        }
+        if (auto* ft = qobject_cast<qcw::ui::FineTunePane*>(window.pane(QStringLiteral("fine-tuning")))) {
+            if (parser.isSet(tuneDataOpt) || parser.isSet(tuneStepsOpt) || parser.isSet(tuneLoraOpt)) {
+                qcw::ui::FineTuneSettings s = ft->settings();
+                if (parser.isSet(tuneDataOpt)) s.data = tune.data;
+                if (parser.isSet(tuneStepsOpt)) {
+                    s.steps = tune.steps;
+                    s.evalEvery = tune.evalEvery;
+                }
+                if (parser.isSet(tuneLoraOpt)) s.loraRank = tune.loraRank;
+                ft->setSettings(s);
+            }
+        }
+    };
     qcw::ui::Theme theme = qcw::ui::themeFromString(QSettings().value(QStringLiteral("ui/theme")).toString());
     if (parser.isSet(themeOpt)) {
         const QString name = parser.value(themeOpt);
@@ -181,6 +245,7 @@ int main(int argc, char** argv) {
             if (parser.isSet(chatCompressedOpt)) chat->setCompressedModel(parser.value(chatCompressedOpt));
             if (parser.isSet(chatTunedOpt)) chat->setTunedModel(parser.value(chatTunedOpt));
         }
+        fillPanes(window);
         window.show();
         if (!modelDir.isEmpty()) window.openModel(modelDir);
         return app->exec();
@@ -234,7 +299,47 @@ int main(int argc, char** argv) {
         chat->setTunedModel(parser.value(chatTunedOpt));
         QObject::connect(chat, &qcw::ui::ChatPane::exchangeFinished, &window, [&] { grab(); });
     }
+    // The documents pane: read the documents (with the model's tokenizer), preview one, grab.
+    auto* documents = window.currentPane() == QLatin1String("documents") && parser.isSet(documentsOpt)
+                          ? qobject_cast<qcw::ui::DocumentsPane*>(window.pane(QStringLiteral("documents")))
+                          : nullptr;
+    if (documents) {
+        QObject::connect(documents, &qcw::ui::DocumentsPane::readingFinished, &window,
+                         [&](bool ok, const QString& message) {
+                             if (!ok) printErr(QStringLiteral("documents: %1").arg(message));
+                             if (ok && parser.isSet(documentsSelectOpt)) {
+                                 if (documents->showDocument(parser.value(documentsSelectOpt))) return;  // previewReady grabs
+                                 printErr(QStringLiteral("documents: no document '%1' in the list")
+                                              .arg(parser.value(documentsSelectOpt)));
+                             }
+                             grab();
+                         });
+        QObject::connect(documents, &qcw::ui::DocumentsPane::previewReady, &window, [&] { grab(); });
+    }
+    // The fine-tuning pane: train on --tune-data into a throw-away folder, grab when it ends.
+    auto* tuning = window.currentPane() == QLatin1String("fine-tuning") && parser.isSet(tuneDataOpt)
+                       ? qobject_cast<qcw::ui::FineTunePane*>(window.pane(QStringLiteral("fine-tuning")))
+                       : nullptr;
+    if (tuning) {
+        QObject::connect(tuning, &qcw::ui::FineTunePane::runFinished, &window,
+                         [&](bool ok, bool, const QString& message) {
+                             if (!ok) printErr(QStringLiteral("fine-tuning: %1").arg(message));
+                             grab();  // errors show in the pane too
+                         });
+    }
     QObject::connect(window.session(), &qcw::ui::ModelSession::modelLoaded, &window, [&] {
+        if (documents) {
+            fillPanes(window);
+            return;
+        }
+        if (tuning) {
+            fillPanes(window);
+            qcw::ui::FineTuneSettings s = tuning->settings();
+            s.out = scratch.filePath(QStringLiteral("tuned"));
+            tuning->setSettings(s);
+            tuning->start();
+            return;
+        }
         if (chat && parser.isSet(chatPromptOpt)) {
             if (auto* prompt = chat->findChild<QPlainTextEdit*>(QStringLiteral("chat-prompt")))
                 prompt->setPlainText(parser.value(chatPromptOpt));
@@ -259,8 +364,9 @@ int main(int argc, char** argv) {
                          printErr(message);  // one line from core, naming the file at fault
                          QCoreApplication::exit(1);
                      });
-    QTimer::singleShot(120000, &window, [] {
-        printErr(QStringLiteral("timed out waiting for the model to load"));
+    // Training runs as long as the steps asked for; everything else is done in seconds.
+    QTimer::singleShot(tuning ? 1800000 : 120000, &window, [] {
+        printErr(QStringLiteral("timed out waiting for the model to load or the pane to finish"));
         QCoreApplication::exit(1);
     });
     window.openModel(modelDir);

@@ -151,6 +151,20 @@ struct DatasetBuildResult {
     std::string manifestJson() const;      // the manifest.json text
 };
 
+// A file the walk over the inputs found: its path and its path relative to the input root
+// (FileSummary::path; with several inputs prefixed by the input's own name).
+struct InputFile {
+    std::string path, rel;
+};
+
+struct InputListing {
+    std::vector<InputFile> files;          // in the order buildDataset reads them
+    std::vector<SkippedFile> skipped;      // hidden, excluded, links that loop or dangle, special files
+};
+
+// The walk of buildDataset alone (nothing is opened): lets a UI list the files before reading.
+InputListing listInputFiles(const std::vector<std::string>& inputs, const std::vector<std::string>& exclude = {});
+
 // Walks files and directories (symlink loops, special files and oversize files are
 // reported, never followed or opened), reads everything, dedups, chunks and splits.
 // Throws qcw::Cancelled when `ctx` is cancelled, qcw::Error when no input exists.

@@ -102,10 +102,6 @@ std::vector<std::pair<std::size_t, std::size_t>> chunkRanges(const std::string& 
 
 namespace {
 
-struct InputFile {
-    std::string path, rel;
-};
-
 std::string joinRel(const std::string& a, const std::string& b) { return a.empty() ? b : a + "/" + b; }
 
 // Deterministic walk. Symlinks are followed only to regular files and to directories not
@@ -294,6 +290,12 @@ std::string DatasetBuildResult::manifestJson() const {
     }
     m["files"] = fl;
     return m.dump(2, ' ', false, ojson::error_handler_t::replace) + "\n";
+}
+
+InputListing listInputFiles(const std::vector<std::string>& inputs, const std::vector<std::string>& exclude) {
+    InputListing l;
+    walkInputs(inputs, exclude, l.files, l.skipped);
+    return l;
 }
 
 DatasetBuildResult buildDataset(const std::vector<std::string>& inputs, const DataOptions& options, RunContext& ctx) {

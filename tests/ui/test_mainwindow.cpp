@@ -93,19 +93,23 @@ private slots:
 
     void onlyRealPanesExist() {
         MainWindow w(quietOptions());
-        QCOMPARE(w.paneIds(), (QStringList{QStringLiteral("model"), QStringLiteral("compression"), QStringLiteral("chat")}));
-        QCOMPARE(static_cast<int>(qcw::ui::registeredPanes().size()), 3);
-        QVERIFY(w.findChild<QWidget*>(QStringLiteral("pane-model")));
-        QVERIFY(w.findChild<QWidget*>(QStringLiteral("pane-compression")));
-        QVERIFY(w.findChild<QWidget*>(QStringLiteral("pane-chat")));
+        const QStringList ids{QStringLiteral("model"), QStringLiteral("compression"), QStringLiteral("documents"),
+                              QStringLiteral("fine-tuning"), QStringLiteral("chat")};
+        QCOMPARE(w.paneIds(), ids);
+        QCOMPARE(static_cast<int>(qcw::ui::registeredPanes().size()), 5);
+        for (const QString& id : ids) QVERIFY2(w.findChild<QWidget*>(QStringLiteral("pane-") + id), qPrintable(id));
         auto* list = w.findChild<QListWidget*>(QStringLiteral("pane-list"));
         QVERIFY(list);
-        QCOMPARE(list->count(), 3);
+        QCOMPARE(list->count(), 5);
+        QCOMPARE(list->item(2)->text(), QStringLiteral("Documents"));
+        QCOMPARE(list->item(3)->text(), QStringLiteral("Fine-tuning"));
+        QVERIFY(w.showPane(QStringLiteral("fine-tuning")));
+        QCOMPARE(w.currentPane(), QStringLiteral("fine-tuning"));
         QVERIFY(w.showPane(QStringLiteral("model")));
         QCOMPARE(w.currentPane(), QStringLiteral("model"));
         QVERIFY(w.showPane(QStringLiteral("compression")));
         QCOMPARE(w.currentPane(), QStringLiteral("compression"));
-        QVERIFY(!w.showPane(QStringLiteral("training")));  // not built yet: no fake pane
+        QVERIFY(!w.showPane(QStringLiteral("training")));  // an unknown id
     }
 
     void opensTinyModelAndShowsLayers() {
