@@ -1,5 +1,6 @@
 // qcompress bench MODEL --json: load time, peak memory, prefill and decode speed.
 #include "cli.h"
+#include "model/cuda_support.h"
 #include "model/engine.h"
 
 #include <algorithm>
@@ -10,7 +11,8 @@ QCW_COMMAND(80) {
     struct Opts {
         std::string model, device = "cpu", dtype = "auto";
         int prefillTokens = 128, decodeTokens = 32, batch = 1, threads = 0;
-        bool json = false;
+        bool json = false, noGraphs = false;
+        int warmup = -1;
     };
     auto o = std::make_shared<Opts>();
     auto* sub = root.add_subcommand("bench", "Measure load time, peak memory, prefill and decode speed");
@@ -22,6 +24,9 @@ QCW_COMMAND(80) {
     sub->add_option("--dtype", o->dtype, "auto, float32, float16 or bfloat16");
     sub->add_option("--threads", o->threads, "CPU threads (0: all cores)");
     sub->add_flag("--json", o->json, "Print one JSON object on stdout");
+    sub->add_flag("--no-cuda-graphs", o->noGraphs, "On CUDA, launch every kernel of every decode step (no graph replay)");
+    sub->add_option("--warmup", o->warmup, "Untimed runs of the same shapes first (default: 1 on CUDA, 0 on CPU)")
+        ->check(CLI::NonNegativeNumber);
     sub->callback([o] {
         const std::size_t rssBefore = qcw::peakRssBytes();
         auto engine = qcw::Engine::load(o->model, {o->device, o->dtype, o->threads}, qcw::cli::interruptibleContext());
@@ -34,6 +39,18 @@ QCW_COMMAND(80) {
         qcw::GenerateOptions g;
         g.maxNewTokens = std::max(1, o->decodeTokens + 1);
         g.stopAtEos = false;
+        g.cudaGraphs = !o->noGraphs;
+        const bool onCuda = engine->deviceName().rfind("cuda", 0) == 0;
+        const int cudaIndex = onCuda && engine->deviceName().size() > 5 ? std::stoi(engine->deviceName().substr(5)) : 0;
+        // Warm-up: kernel loading, cuBLAS handles and the allocator's first blocks are not what
+        // a user waits for on every request.
+        const int warmup = o->warmup >= 0 ? o->warmup : (onCuda ? 1 : 0);
+        for (int w = 0; w < warmup; ++w) {
+            qcw::GenerateOptions gw = g;
+            gw.maxNewTokens = std::min(g.maxNewTokens, 4);
+            engine->generate(prompts, gw, {}, qcw::cli::interruptibleContext());
+        }
+        if (onCuda) qcw::cuda::resetPeakAllocated(cudaIndex);
         qcw::GenerationStats st;
         // Row 0's tokens time the steps: the first arrives after the prefill (time to first
         // token), each later one after one decode step of the whole batch.
@@ -73,7 +90,14 @@ QCW_COMMAND(80) {
                             {"decode_tok_s", decode},
                             {"time_to_first_token_ms", ttftMs},
                             {"decode_step_ms", {{"p50", pct(0.5)}, {"p90", pct(0.9)}, {"p99", pct(0.99)}}},
-                            {"weights_mb", double(engine->weightBytes()) / 1e6}};
+                            {"weights_mb", double(engine->weightBytes()) / 1e6},
+                            {"decode_tok_s_p50", pct(0.5) > 0 ? 1000.0 * o->batch / pct(0.5) : 0.0},
+                            {"warmup_runs", warmup},
+                            {"cuda_graphs", st.cudaGraph}};
+        if (onCuda) {
+            j["peak_cuda_allocated_mb"] = double(qcw::cuda::peakAllocatedBytes(cudaIndex)) / 1e6;
+            if (!st.cudaGraphNote.empty()) j["cuda_graphs_note"] = st.cudaGraphNote;
+        }
         if (o->json) {
             qcw::cli::printJson(j);
         } else {
@@ -85,6 +109,10 @@ QCW_COMMAND(80) {
                         static_cast<long long>(decoded), decode);
             std::printf("time to first token %.1f ms; decode step p50 %.2f / p90 %.2f / p99 %.2f ms; weights %.1f MB\n", ttftMs,
                         pct(0.5), pct(0.9), pct(0.99), double(engine->weightBytes()) / 1e6);
+            if (onCuda)
+                std::printf("CUDA graphs: %s%s; peak CUDA memory allocated %.0f MB\n", st.cudaGraph ? "replayed" : "off",
+                            st.cudaGraphNote.empty() ? "" : (" (" + st.cudaGraphNote + ")").c_str(),
+                            double(qcw::cuda::peakAllocatedBytes(cudaIndex)) / 1e6);
         }
     });
 }

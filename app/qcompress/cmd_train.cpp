@@ -48,6 +48,8 @@ QCW_COMMAND(65) {
     sub->add_option("--temperature", j.temperature, "Distillation temperature (default 2)");
     sub->add_option("--alpha", j.alpha, "Distillation weight: alpha*T^2*KL + (1-alpha)*CE (default 0.5)");
     sub->add_option("--threads", j.threads, "CPU threads (0: all cores)");
+    sub->add_option("--device", j.device, "cpu, cuda or cuda:N (CUDA: bf16 autocast, fp32 weights and optimizer)");
+    sub->add_flag("--no-autocast", [o](std::int64_t) { o->job.bf16Autocast = false; }, "On CUDA, run the forward in fp32 too");
     sub->add_flag("--json", o->json, "Print one JSON object on stdout");
     sub->callback([o] {
         auto& job = o->job;

@@ -36,7 +36,7 @@ TrainJobResult runTrainJob(const TrainJob& job, const RunContext& ctx) {
     }
 
     if (job.threads > 0) at::set_num_threads(job.threads);
-    const LoadOptions lo = LoadOptions().onDevice("cpu").withDtype("float32");
+    const LoadOptions lo = LoadOptions().onDevice(job.device).withDtype("float32");
     ctx.report("load", 0, 0, {}, "loading " + job.student);
     PhiModel student = loadPhiModel(Checkpoint::open(job.student), lo, ctx);
     PhiModel teacher;
@@ -73,6 +73,7 @@ TrainJobResult runTrainJob(const TrainJob& job, const RunContext& ctx) {
         .withMaxGradNorm(job.maxGradNorm).withSeed(job.seed).withEval(job.evalEvery, job.patience)
         .withSaveEvery(job.saveEvery).withDistillation(job.temperature, job.alpha);
     o.adamw.weightDecay = job.weightDecay;
+    o.bf16Autocast = job.bf16Autocast;
     Trainer trainer(student, job.windows, o, liveTeacher ? &teacher : nullptr);
     if (cache.values.defined()) trainer.setTeacherTopK(&cache);
     trainer.setEvalWindows(job.evalWindows);
@@ -82,7 +83,7 @@ TrainJobResult runTrainJob(const TrainJob& job, const RunContext& ctx) {
                           {"batch", job.batch}, {"accum", job.accum}, {"lr", job.lr}, {"min_lr", job.minLr},
                           {"warmup", job.warmup}, {"weight_decay", job.weightDecay}, {"max_grad_norm", job.maxGradNorm},
                           {"eval_every", job.evalEvery}, {"save_every", job.saveEvery}, {"patience", job.patience},
-                          {"seed", job.seed}, {"temperature", job.temperature}, {"alpha", job.alpha},
+                          {"seed", job.seed}, {"device", job.device}, {"bf16_autocast", job.bf16Autocast && job.device != "cpu"}, {"temperature", job.temperature}, {"alpha", job.alpha},
                           {"lora_rank", job.loraRank}, {"lora_alpha", job.loraAlpha}, {"lora_targets", job.loraTargets},
                           {"train_windows", job.windows.size()}, {"eval_windows", job.evalWindows.size()},
                           {"seq_len", job.windows.empty() ? 0 : job.windows[0].size()}};

@@ -119,6 +119,7 @@ struct TrainOptions {
     int keepCheckpoints = 2;
     double temperature = 2.0, alpha = 0.5;  // distillation, with a teacher
     bool trainEmbeddings = true;    // without LoRA: train the embedding (and a tied lm_head)
+    bool bf16Autocast = true;       // on CUDA: forward passes under bf16 autocast (weights and optimizer stay fp32)
     TrainOptions& withSteps(std::int64_t s) { steps = s; return *this; }
     TrainOptions& withBatch(int b) { batch = b; return *this; }
     TrainOptions& withAccum(int a) { accum = a; return *this; }

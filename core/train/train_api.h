@@ -29,6 +29,8 @@ struct TrainJob {
     std::vector<std::string> loraTargets;  // empty: attention and MLP maps
     bool resume = false;
     int threads = 0;                // CPU threads (0: leave ATen's default, all cores)
+    std::string device = "cpu";     // cpu, cuda or cuda:N; on CUDA the forward runs under bf16 autocast
+    bool bf16Autocast = true;
     bool exportModel = true;
     std::string exportDtype;        // F32, F16 or BF16 for the exported weights ("": as trained, F32)
     TrainJob& withStudent(std::string d) { student = std::move(d); return *this; }

@@ -1,6 +1,8 @@
 // The training loop and its checkpoints.
 #include "train/train.h"
 
+#include "model/cuda_support.h"
+
 #include "common/error.h"
 #include "common/files.h"
 #include "io/safetensors.h"
@@ -116,7 +118,10 @@ struct Trainer::State {
         return ids;
     }
 
+    bool autocast() const { return o.bf16Autocast && model.device.is_cuda(); }
+
     at::Tensor loss(const at::Tensor& ids, const std::vector<std::int64_t>& idx) {
+        cuda::Autocast amp(autocast());
         ForwardArgs args;
         args.inputIds = ids;
         at::Tensor logits = model.forward(args);
@@ -225,6 +230,7 @@ double Trainer::evaluate() {
     auto& s = *s_;
     if (s.evalWindows.empty()) return kNaN;
     at::NoGradGuard noGrad;
+    cuda::Autocast amp(s.autocast());
     double sum = 0.0;
     std::int64_t tokens = 0;
     const std::size_t B = static_cast<std::size_t>(s.o.batch);
