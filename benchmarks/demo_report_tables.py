@@ -151,3 +151,46 @@ if load("size-bench-dense.json"):
     print("Speed ratios are against the dense row of the same run. The int8 paths dequantize per call "
           "(no int8 kernels), so they save bytes, not time.")
     print()
+
+# pareto.json: the points the workbench's evaluation pane and `qcw --report-plots` draw.
+# Quality kept = dense perplexity / model perplexity (1 = the dense model, higher is better).
+points = []
+if base:
+    dense_bench = load("size-bench-dense.json")
+    names = {"dense": "dense", "int8": "int8 weights", "svd30": "SVD 30%", "asvd30": "ASVD 30%",
+             "asvd30-int8": "ASVD 30% + int8 factors"}
+    for m in ["dense", "int8", "svd30", "asvd30", "asvd30-int8"]:
+        bj = load(f"size-bench-{m}.json")
+        pj = base if m == "dense" else load(f"size-ppl-{m}.json")
+        if not bj or not pj or not dense_bench:
+            continue
+        by = os.path.join(d, f"size-bytes-{m}.txt")
+        points.append({"name": names[m], "group": "baselines" if m in ("dense", "int8", "svd30") else "product",
+                       "params": bj["params"], "params_kept": bj["params"] / base["params"],
+                       "perplexity": pj["perplexity"], "quality_kept": base["perplexity"] / pj["perplexity"],
+                       "decode_tok_s": bj["decode_tok_s"], "decode_speedup": bj["decode_tok_s"] / dense_bench["decode_tok_s"],
+                       "prefill_speedup": bj["prefill_tok_s"] / dense_bench["prefill_tok_s"],
+                       "peak_rss_mb": bj["peak_memory_mb"],
+                       "bytes_on_disk": int(open(by).read()) if os.path.exists(by) else None})
+    ha, hc = load("heal-after.json"), load("heal-compress.json")
+    if ha and hc:  # the healed model has the compressed model's layers; its speed was not measured separately
+        points.append({"name": f"{hc['method']} {hc['params_after'] / hc['params_before']:.2f} healed", "group": "product",
+                       "params": hc["params_after"], "params_kept": hc["params_after"] / hc["params_before"],
+                       "perplexity": ha["perplexity"], "quality_kept": base["perplexity"] / ha["perplexity"]})
+    for m in methods:
+        for f in fracs:
+            p, c = load(f"ppl-{m}-{f}.json"), load(f"compress-{m}-{f}.json")
+            if p and c:
+                points.append({"name": f"{m} {f}", "group": m, "params": c["params_after"],
+                               "params_kept": c["params_after"] / c["params_before"], "perplexity": p["perplexity"],
+                               "quality_kept": base["perplexity"] / p["perplexity"]})
+    if points:
+        report = {"model": "resources/models/demo-phi", "dense_perplexity": base["perplexity"],
+                  "machine": open(os.path.join(d, "machine.txt")).read().strip().removeprefix("machine: "),
+                  "quality": "dense held-out perplexity / model held-out perplexity",
+                  "targets": {"params_kept_max": 0.30, "quality_kept_min": 0.85, "decode_speedup_min": 2.0},
+                  "points": points}
+        tmp = os.path.join(d, "pareto.json.tmp")
+        with open(tmp, "w") as fh:
+            json.dump(report, fh, indent=1)
+        os.replace(tmp, os.path.join(d, "pareto.json"))
