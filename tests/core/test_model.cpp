@@ -140,6 +140,54 @@ private slots:
         QVERIFY2(d <= 1e-4, qPrintable(QString("cached vs full: %1").arg(d)));
     }
 
+    // The decode path of generation: a static cache written at a device-side slot, the mask and
+    // positions kept in buffers. Each step's logits must equal the full forward's at that
+    // position, also for a left-padded row.
+    void staticCacheDecodeStepMatchesFullForward() {
+        c10::InferenceMode guard;
+        PhiModel m = loadDir(kTiny);
+        const std::int64_t B = 2, T = 6, N = 5, cap = T + N;
+        at::Tensor ids = at::randint(0, m.config.vocabSize, {B, T + N}, at::TensorOptions().dtype(at::kLong));
+        at::Tensor mask = at::ones({B, T + N}, at::kLong);
+        mask.index_put_({1, at::indexing::Slice(0, 2)}, 0);  // row 1: two left-padding positions
+        at::Tensor pos = (mask.cumsum(1) - 1).clamp_min(0);
+        ForwardArgs full;
+        full.inputIds = ids;
+        full.attentionMask = mask;
+        full.positionIds = pos;
+        at::Tensor want = m.forward(full);  // [B, T + N, V]
+
+        KVCache grow;
+        ForwardArgs pre;
+        pre.inputIds = ids.narrow(1, 0, T);
+        pre.attentionMask = mask.narrow(1, 0, T);
+        pre.positionIds = pos.narrow(1, 0, T);
+        pre.cache = &grow;
+        m.forward(pre);
+        KVCache cache;
+        for (std::size_t i = 0; i < grow.k.size(); ++i) {
+            auto shape = grow.k[i].sizes().vec();
+            shape[2] = cap;
+            cache.k.push_back(at::zeros(shape, grow.k[i].options()));
+            cache.v.push_back(at::zeros(shape, grow.v[i].options()));
+            cache.k.back().narrow(2, 0, T).copy_(grow.k[i]);
+            cache.v.back().narrow(2, 0, T).copy_(grow.v[i]);
+        }
+        cache.slot = at::full({1}, T, at::kLong);
+        at::Tensor maskBuf = at::full({B, 1, 1, cap}, m.maskValue(), at::kFloat);
+        maskBuf.narrow(3, 0, T).masked_fill_(mask.narrow(1, 0, T).ne(0).view({B, 1, 1, T}), 0.0);
+        double worst = 0;
+        for (std::int64_t k = 0; k < N; ++k) {
+            maskBuf.index_fill_(3, cache.slot, 0.0);
+            at::Tensor got = m.decodeStep(ids.narrow(1, T + k, 1), pos.narrow(1, T + k, 1), maskBuf, cache);
+            cache.slot.add_(1);
+            worst = std::max(worst, maxDiff(got.select(1, 0), want.select(1, T + k)));
+        }
+        QVERIFY2(worst <= 1e-4, qPrintable(QString("static decode vs full forward: %1").arg(worst)));
+        // A step that ignored the cache would be far off: the check can fail.
+        QVERIFY(maxDiff(want.select(1, T), want.select(1, T + 1)) > 1e-2);
+    }
+
     void batchedLeftPaddedGenerationEqualsSingleRows() {
         PhiModel m = loadDir(kTiny);
         std::vector<std::int64_t> a = {73, 5, 38, 193, 231, 87, 247, 157, 82, 47};
