@@ -4,6 +4,7 @@
 #include "ui/format.h"
 #include "ui/model_session.h"
 #include "ui/plugins.h"
+#include "ui/rank_heatmap.h"
 #include "ui/decomposition_plugin.h"
 
 #include "common/error.h"
@@ -33,6 +34,7 @@
 #include <QStackedWidget>
 #include <QStatusBar>
 #include <QTableWidget>
+#include <QTabWidget>
 #include <QTimer>
 #include <QToolButton>
 #include <QVBoxLayout>
@@ -178,6 +180,8 @@ struct CompressionPane::Impl {
     QLabel* status = nullptr;
     QLabel* error = nullptr;
     QCustomPlot* plot = nullptr;
+    RankHeatmap* heatmap = nullptr;
+    QTabWidget* views = nullptr;
     QCPItemStraightLine* uniformLine = nullptr;
     QTableWidget* table = nullptr;
     QLabel* summary = nullptr;
@@ -512,7 +516,13 @@ QWidget* CompressionPane::Impl::buildResults() {
     uniformLine->setVisible(false);
     plot->xAxis->setRange(0, 1);
     plot->yAxis->setRange(0, 1);
-    split->addWidget(plot);
+    heatmap = new RankHeatmap;
+    heatmap->setMinimumHeight(160);
+    views = new QTabWidget;
+    views->setObjectName(QStringLiteral("result-views"));
+    views->addTab(plot, CompressionPane::tr("Search"));
+    views->addTab(heatmap, CompressionPane::tr("Ranks per layer"));
+    split->addWidget(views);
 
     auto* bottom = new QWidget;
     auto* v = new QVBoxLayout(bottom);
@@ -651,6 +661,8 @@ void CompressionPane::Impl::clearPlot() {
     plot->xAxis->setRange(0, 1);
     plot->yAxis->setRange(0, 1);
     plot->replot(QCustomPlot::rpQueuedReplot);
+    heatmap->clearCells();
+    views->setCurrentWidget(plot);
 }
 
 void CompressionPane::Impl::start(bool withCompression, bool replace) {
@@ -865,6 +877,13 @@ void CompressionPane::Impl::showSearch(const qcw::RankSearchResult& r) {
         plot->yAxis->setRange(plotMin - pad, plotMax + pad);
     }
     plot->replot(QCustomPlot::rpQueuedReplot);
+    std::vector<RankCell> cells;
+    for (const std::string& g : r.order) {
+        auto it = r.ranks.find(g);
+        if (it != r.ranks.end())
+            cells.push_back({QString::fromStdString(g), double(it->second), QString::number(it->second)});
+    }
+    heatmap->setCells(std::move(cells), CompressionPane::tr("searched rank"));
     const double gain = r.uniformObjective > 0 ? 100.0 * (1.0 - r.objective / r.uniformObjective) : 0.0;
     summary->setText(CompressionPane::tr("Rank search (%1): discarded weight %2 vs. %3 for uniform ranks (%4 % "
                                          "lower, dashed line); %5 \u2192 %6 parameters.")
@@ -875,6 +894,12 @@ void CompressionPane::Impl::showSearch(const qcw::RankSearchResult& r) {
 }
 
 void CompressionPane::Impl::showReport(const qcw::CompressionReport& r, const QString& outDir, double seconds) {
+    std::vector<RankCell> cells;
+    for (const qcw::LayerReport& l : r.layers)
+        if (l.paramsBefore > 0)
+            cells.push_back({QString::fromStdString(l.name), double(l.paramsAfter) / double(l.paramsBefore), ranksText(l.ranks)});
+    heatmap->setCells(std::move(cells), CompressionPane::tr("parameters kept"));
+    views->setCurrentWidget(heatmap);
     table->setSortingEnabled(false);
     table->setRowCount(static_cast<int>(r.layers.size()));
     for (int i = 0; i < static_cast<int>(r.layers.size()); ++i) {

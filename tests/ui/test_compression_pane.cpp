@@ -8,6 +8,7 @@
 #include "ui/main_window.h"
 #include "ui/model_session.h"
 #include "ui/pane_compression.h"
+#include "ui/rank_heatmap.h"
 
 #include "common/error.h"
 
@@ -210,6 +211,23 @@ private slots:
         }
         QVERIFY(names.contains(QStringLiteral("lm_head")));
         QVERIFY(names.contains(QStringLiteral("model.layers.2.mlp.fc2")));
+        // The heatmap: 3 blocks + a row for lm_head, one column per kind of map, each cell the
+        // layer's kept fraction, labelled with its rank as in the table.
+        auto* heat = w->findChild<qcw::ui::RankHeatmap*>(QStringLiteral("rank-heatmap"));
+        QVERIFY(heat);
+        QCOMPARE(static_cast<int>(heat->cells().size()), 19);
+        QCOMPARE(heat->rows(), 4);
+        QCOMPARE(heat->columns(), (QStringList{"q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2", "lm_head"}));
+        for (const auto& c : heat->cells()) {
+            QVERIFY2(c.value > 0 && c.value <= 1.0, qPrintable(c.name));
+            const auto place = qcw::ui::placeOf(c.name);
+            const int row = place.layer >= 0 ? place.layer : heat->rows() - 1;
+            QCOMPARE(heat->valueAt(row, static_cast<int>(heat->columns().indexOf(place.kind))), c.value);
+            const int tableRow = static_cast<int>(names.indexOf(c.name));
+            QVERIFY(tableRow >= 0);
+            QCOMPARE(c.text, table->item(tableRow, 2)->text());
+        }
+        QVERIFY(std::isnan(heat->valueAt(0, 6)));  // no lm_head inside block 0
         QVERIFY(QFileInfo::exists(outDir + QStringLiteral("/compression.json")));
         QVERIFY(QFileInfo::exists(outDir + QStringLiteral("/config.json")));
         const QString summary = child<QLabel>(*w, "compression-summary")->text();
@@ -284,6 +302,17 @@ private slots:
         }
         QVERIFY(child<QLabel>(*w, "compression-summary")->text().contains(QStringLiteral("anneal")));
         QCOMPARE(child<QTableWidget>(*w, "layer-results")->rowCount(), 0);  // nothing compressed
+        // The searched ranks per layer, one cell per searched group, labelled with the rank.
+        auto* heat = w->findChild<qcw::ui::RankHeatmap*>(QStringLiteral("rank-heatmap"));
+        QVERIFY(heat);
+        QVERIFY(heat->cells().size() >= 18);
+        for (const auto& c : heat->cells()) {
+            QVERIFY2(c.value >= 1 && c.value == std::floor(c.value), qPrintable(c.name));
+            QCOMPARE(c.text, QString::number(static_cast<int>(c.value)));
+        }
+        QCOMPARE(qcw::ui::placeOf(QStringLiteral("model.layers.12.self_attn.q_proj")).layer, 12);
+        QCOMPARE(qcw::ui::placeOf(QStringLiteral("model.layers.12.self_attn.q_proj")).kind, QStringLiteral("q_proj"));
+        QCOMPARE(qcw::ui::placeOf(QStringLiteral("lm_head")).layer, -1);
 
         // Uniform: nothing to search.
         selectData(child<QComboBox>(*w, "solver-combo"), "");
