@@ -130,18 +130,8 @@ std::vector<std::vector<std::int64_t>> generate(const PhiModel& model,
     // shapes and reads its position, cache slot and mask from device tensors.
     const std::int64_t cap = T + opts.maxNewTokens;
     const auto dlopts = at::TensorOptions().device(dev).dtype(at::kLong);
-    KVCache cache;
-    for (std::size_t i = 0; i < grow.k.size(); ++i) {
-        auto shape = grow.k[i].sizes().vec();
-        shape[2] = cap;
-        cache.k.push_back(at::zeros(shape, grow.k[i].options()));
-        cache.v.push_back(at::zeros(shape, grow.v[i].options()));
-        cache.k.back().narrow(2, 0, T).copy_(grow.k[i]);
-        cache.v.back().narrow(2, 0, T).copy_(grow.v[i]);
-    }
+    KVCache cache = staticCacheFrom(grow, cap);
     grow.clear();
-    cache.slot = at::full({1}, T, dlopts);
-    cache.filled = T;
     at::Tensor maskBuf = at::full({B, 1, 1, cap}, model.maskValue(), at::TensorOptions().device(dev).dtype(model.dtype));
     maskBuf.narrow(3, 0, T).masked_fill_(maskT.to(dev).ne(0).view({B, 1, 1, T}), 0.0);
     at::Tensor posBuf = (pos.select(1, T - 1).unsqueeze(1) + 1).to(dev);  // [B, 1]

@@ -38,6 +38,24 @@ std::vector<std::pair<std::string, at::Tensor*>> DenseLinear::namedParameters() 
     return out;
 }
 
+KVCache staticCacheFrom(const KVCache& grown, std::int64_t capacity) {
+    if (grown.isStatic() || grown.k.empty() || !grown.k[0].defined()) fail("decode", "no prefilled cache to copy");
+    const std::int64_t filled = grown.length();
+    if (capacity < filled) fail("decode", "cache capacity below the prefilled length");
+    KVCache cache;
+    for (std::size_t i = 0; i < grown.k.size(); ++i) {
+        auto shape = grown.k[i].sizes().vec();
+        shape[2] = capacity;
+        cache.k.push_back(at::zeros(shape, grown.k[i].options()));
+        cache.v.push_back(at::zeros(shape, grown.v[i].options()));
+        cache.k.back().narrow(2, 0, filled).copy_(grown.k[i]);
+        cache.v.back().narrow(2, 0, filled).copy_(grown.v[i]);
+    }
+    cache.slot = at::full({1}, filled, at::TensorOptions().device(grown.k[0].device()).dtype(at::kLong));
+    cache.filled = filled;
+    return cache;
+}
+
 at::Tensor geluNew(const at::Tensor& x) { return at::gelu(x, "tanh"); }
 
 namespace {

@@ -86,6 +86,10 @@ struct KVCache {
     }
 };
 
+// A static cache of `capacity` positions holding what `grown` (a concatenation cache) holds,
+// its slot (on the cache's device) at the first free position.
+KVCache staticCacheFrom(const KVCache& grown, std::int64_t capacity);
+
 struct ForwardArgs {
     at::Tensor inputIds;        // int64 [B, T]
     at::Tensor attentionMask;   // int64/bool [B, T_past + T], 1 = attend, 0 = padding; optional

@@ -164,16 +164,8 @@ private slots:
         pre.positionIds = pos.narrow(1, 0, T);
         pre.cache = &grow;
         m.forward(pre);
-        KVCache cache;
-        for (std::size_t i = 0; i < grow.k.size(); ++i) {
-            auto shape = grow.k[i].sizes().vec();
-            shape[2] = cap;
-            cache.k.push_back(at::zeros(shape, grow.k[i].options()));
-            cache.v.push_back(at::zeros(shape, grow.v[i].options()));
-            cache.k.back().narrow(2, 0, T).copy_(grow.k[i]);
-            cache.v.back().narrow(2, 0, T).copy_(grow.v[i]);
-        }
-        cache.slot = at::full({1}, T, at::kLong);
+        KVCache cache = staticCacheFrom(grow, cap);
+        QCOMPARE(cache.filled, T);
         at::Tensor maskBuf = at::full({B, 1, 1, cap}, m.maskValue(), at::kFloat);
         maskBuf.narrow(3, 0, T).masked_fill_(mask.narrow(1, 0, T).ne(0).view({B, 1, 1, T}), 0.0);
         double worst = 0;
