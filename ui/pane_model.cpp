@@ -350,8 +350,11 @@ QWidget* ModelPane::Impl::buildModelPage() {
     split->setChildrenCollapsible(false);
     split->addWidget(tree);
     split->addWidget(buildSpectrumBox());
-    split->setStretchFactor(0, 5);
-    split->setStretchFactor(1, 4);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
+    tree->header()->setMinimumSectionSize(40);
+    tree->setMinimumWidth(560);  // room for the tensor names next to the spectrum
+    tree->setTextElideMode(Qt::ElideLeft);  // "…mlp.fc1.weight": the end tells tensors apart
     v->addWidget(split, 1);
     QObject::connect(tree->selectionModel(), &QItemSelectionModel::currentChanged, q,
                      [this](const QModelIndex& current) { onCurrentChanged(current); });
@@ -704,7 +707,17 @@ void ModelPane::Impl::showSpectrum(qcw::MatrixSpectrum s, qint64 ms) {
     statsText->setText(lines.join(QLatin1Char('\n')));
     statsText->setVisible(k > 0);
     plot->xAxis->setRange(0, std::max(1, k) + 1);
-    if (hi > 0) plot->yAxis->setRange(lo / 1.6, hi * 3.0);  // headroom for the text box
+    if (hi > 0) {
+        plot->yAxis->setRange(lo / 1.6, hi * 3.0);  // headroom for the text box
+        // Decades when the values span several; powers of two (labelled plainly) when they do not.
+        const bool wide = hi / lo > 1000;
+        auto ticker = QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog);
+        ticker->setLogBase(wide ? 10 : 2);
+        ticker->setSubTickCount(wide ? 8 : 1);
+        plot->yAxis->setTicker(ticker);
+        plot->yAxis->setNumberFormat(wide ? QStringLiteral("eb") : QStringLiteral("g"));
+        plot->yAxis->setNumberPrecision(wide ? 0 : 3);
+    }
     {
         const QSignalBlocker block(keepRankSpin);
         keepRankSpin->setRange(0, k);
