@@ -1,5 +1,6 @@
 #include "ui/pane_model.h"
 
+#include "ui/async.h"
 #include "ui/format.h"
 #include "ui/layer_model.h"
 #include "ui/model_session.h"
@@ -7,6 +8,7 @@
 #include <QAction>
 #include <QCheckBox>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QGroupBox>
@@ -17,13 +19,18 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
+#include <QMouseEvent>
 #include <QSpinBox>
+#include <QSplitter>
 #include <QStackedWidget>
 #include <QTableWidget>
 #include <QToolButton>
 #include <QTreeView>
 #include <QVBoxLayout>
 
+#include <qcustomplot.h>
+
+#include <algorithm>
 #include <cmath>
 
 #if defined(Q_OS_UNIX)
@@ -61,6 +68,14 @@ struct Precision {
     int bytes;
 };
 const Precision kPrecisions[] = {{"fp32", 4}, {"fp16 / bf16", 2}};
+
+// The keep-rank line starts at this share of the full rank.
+constexpr double kDefaultKeepShare = 0.3;
+// A press this close to the keep-rank line (pixels) grabs it; elsewhere it jumps there.
+constexpr int kGrabPixels = 8;
+
+QString percent(double fraction) { return QLocale().toString(100.0 * fraction, 'f', 1) + QStringLiteral(" %"); }
+QString number(double v, int digits = 3) { return QLocale().toString(v, 'g', digits); }
 }  // namespace
 
 struct ModelPane::Impl {
@@ -92,7 +107,39 @@ struct ModelPane::Impl {
     LayerTreeModel* layers = nullptr;
     LayerFilterProxy* proxy = nullptr;
 
+    // The spectrum of the selected matrix.
+    QLabel* spectrumStatus = nullptr;
+    QLabel* spectrumErrorLabel = nullptr;
+    QCustomPlot* plot = nullptr;
+    QCPItemStraightLine* edgeLine = nullptr;
+    QCPItemStraightLine* rankLine = nullptr;
+    QCPItemText* statsText = nullptr;
+    QSpinBox* keepRankSpin = nullptr;
+    QLabel* keepSummary = nullptr;
+    SpectrumFn spectrumFn = [](const std::string& dir, const std::string& tensor, qcw::RunContext& ctx) {
+        return qcw::computeMatrixSpectrum(dir, tensor, ctx);
+    };
+    QString matrix;        // shown or being computed
+    bool computing = false;
+    QString error;
+    qcw::MatrixSpectrum spectrum;  // valid when !spectrum.singularValues.empty()
+    std::vector<double> tailSq;    // tailSq[r] = sum_{i>=r} s_i^2 (0-based), r = 0..k
+    int rank = 0;
+    double keepShare = kDefaultKeepShare;
+    bool dragging = false;
+    quint64 generation = 0;
+    QElapsedTimer clock;
+
     void build();
+    QWidget* buildSpectrumBox();
+    void onCurrentChanged(const QModelIndex& current);
+    void startSpectrum(const QString& tensor);
+    void clearSpectrum(const QString& status);
+    void showSpectrum(qcw::MatrixSpectrum s, qint64 ms);
+    void applyRank(int r);
+    KeepRankSummary summaryFor(int r) const;
+    int rankAtPixel(double x) const;
+    QModelIndex sourceIndexOf(const QString& tensor) const;
     QWidget* buildEmptyPage();
     QWidget* buildModelPage();
     void showModel();
@@ -100,6 +147,8 @@ struct ModelPane::Impl {
     void updateMemory();
     void updateCount();
     void expandDefault();
+
+    Jobs jobs;  // last: destroyed (cancelled and waited for) first
 };
 
 ModelPane::ModelPane(const PaneContext& context, QWidget* parent)
@@ -296,7 +345,19 @@ QWidget* ModelPane::Impl::buildModelPage() {
     tree->header()->setSectionResizeMode(LayerTreeModel::Name, QHeaderView::Stretch);
     for (int c = LayerTreeModel::Kind; c < LayerTreeModel::ColumnCount; ++c)
         tree->header()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
-    v->addWidget(tree, 1);
+    auto* split = new QSplitter(Qt::Horizontal);
+    split->setObjectName(QStringLiteral("model-split"));
+    split->setChildrenCollapsible(false);
+    split->addWidget(tree);
+    split->addWidget(buildSpectrumBox());
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
+    tree->header()->setMinimumSectionSize(40);
+    tree->setMinimumWidth(560);  // room for the tensor names next to the spectrum
+    tree->setTextElideMode(Qt::ElideLeft);  // "…mlp.fc1.weight": the end tells tensors apart
+    v->addWidget(split, 1);
+    QObject::connect(tree->selectionModel(), &QItemSelectionModel::currentChanged, q,
+                     [this](const QModelIndex& current) { onCurrentChanged(current); });
 
     QObject::connect(filter, &QLineEdit::textChanged, q, [this](const QString& text) {
         proxy->setFilterText(text);
@@ -349,6 +410,7 @@ void ModelPane::Impl::showModel() {
                        .arg(m.numHeads)
                        .arg(formatCount(m.vocabSize)));
 
+    clearSpectrum(ModelPane::tr("Select a weight matrix in the layer tree to see its singular values."));
     layers->setSummary(model);
     proxy->invalidate();
     expandDefault();
@@ -406,5 +468,366 @@ void ModelPane::Impl::updateCount() {
     const QString tensors = total == 1 ? ModelPane::tr("1 tensor") : ModelPane::tr("%1 tensors").arg(total);
     count->setText(shown == total ? tensors : ModelPane::tr("%1 of %2").arg(shown).arg(tensors));
 }
+
+// ---- The spectrum of the selected matrix ----------------------------------------------------
+
+QWidget* ModelPane::Impl::buildSpectrumBox() {
+    auto* box = new QGroupBox(ModelPane::tr("Spectrum"));
+    box->setObjectName(QStringLiteral("model-spectrum"));
+    auto* v = new QVBoxLayout(box);
+    spectrumStatus = new QLabel;
+    spectrumStatus->setObjectName(QStringLiteral("spectrum-status"));
+    spectrumStatus->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    spectrumStatus->setMinimumWidth(1);  // long tensor names must not widen the pane
+    v->addWidget(spectrumStatus);
+    spectrumErrorLabel = new QLabel;
+    spectrumErrorLabel->setObjectName(QStringLiteral("spectrum-error"));
+    spectrumErrorLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    spectrumErrorLabel->setStyleSheet(QStringLiteral("color: #c62828;"));
+    spectrumErrorLabel->setMinimumWidth(1);
+    spectrumErrorLabel->hide();
+    v->addWidget(spectrumErrorLabel);
+
+    plot = new QCustomPlot;
+    plot->setObjectName(QStringLiteral("spectrum-plot"));
+    plot->setMinimumSize(240, 180);
+    plot->setToolTip(ModelPane::tr("Drag the vertical line (or click) to choose the rank to keep"));
+    plot->addGraph();  // kept values
+    plot->graph(0)->setName(ModelPane::tr("kept"));
+    plot->graph(0)->setPen(QPen(QColor(0x1e, 0x88, 0xe5), 1.6));
+    plot->graph(0)->setLineStyle(QCPGraph::lsLine);
+    plot->graph(0)->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 3));
+    plot->addGraph();  // discarded values
+    plot->graph(1)->setName(ModelPane::tr("discarded"));
+    plot->graph(1)->setPen(QPen(QColor(0x9e, 0x9e, 0x9e), 1.2));
+    plot->graph(1)->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 3));
+    plot->xAxis->setLabel(ModelPane::tr("index i"));
+    plot->yAxis->setLabel(ModelPane::tr("singular value s_i"));
+    plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
+    plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    plot->yAxis->setNumberFormat(QStringLiteral("eb"));
+    plot->yAxis->setNumberPrecision(0);
+
+    edgeLine = new QCPItemStraightLine(plot);
+    edgeLine->setPen(QPen(QColor(0xe5, 0x39, 0x35), 1.2, Qt::DashLine));
+    edgeLine->setVisible(false);
+    rankLine = new QCPItemStraightLine(plot);
+    rankLine->setPen(QPen(QColor(0x43, 0xa0, 0x47), 2.0));
+    rankLine->setVisible(false);
+    statsText = new QCPItemText(plot);
+    statsText->position->setType(QCPItemPosition::ptAxisRectRatio);
+    statsText->position->setCoords(0.98, 0.03);
+    statsText->setPositionAlignment(Qt::AlignTop | Qt::AlignRight);
+    statsText->setTextAlignment(Qt::AlignLeft);
+    statsText->setPadding(QMargins(6, 4, 6, 4));
+    statsText->setPen(QPen(QColor(0xbd, 0xbd, 0xbd)));
+    statsText->setBrush(QBrush(QColor(255, 255, 255, 220)));
+    statsText->setColor(QColor(0x21, 0x21, 0x21));
+    statsText->setVisible(false);
+    plot->legend->setVisible(false);
+    v->addWidget(plot, 1);
+
+    QObject::connect(plot, &QCustomPlot::mousePress, q, [this](QMouseEvent* e) {
+        if (e->button() != Qt::LeftButton || spectrum.singularValues.empty()) return;
+        if (!plot->axisRect()->rect().contains(e->pos())) return;
+        dragging = true;
+        q->setKeepRank(rankAtPixel(e->position().x()));
+    });
+    QObject::connect(plot, &QCustomPlot::mouseMove, q, [this](QMouseEvent* e) {
+        if (spectrum.singularValues.empty()) return;
+        if (dragging && (e->buttons() & Qt::LeftButton)) {
+            q->setKeepRank(rankAtPixel(e->position().x()));
+            return;
+        }
+        const double lineX = plot->xAxis->coordToPixel(rank);
+        const bool near = std::abs(e->position().x() - lineX) <= kGrabPixels;
+        plot->setCursor(near ? Qt::SizeHorCursor : Qt::ArrowCursor);
+    });
+    QObject::connect(plot, &QCustomPlot::mouseRelease, q, [this](QMouseEvent*) { dragging = false; });
+
+    auto* row = new QHBoxLayout;
+    keepRankSpin = new QSpinBox;
+    keepRankSpin->setObjectName(QStringLiteral("keep-rank"));
+    keepRankSpin->setRange(0, 0);
+    keepRankSpin->setEnabled(false);
+    auto* keepLabel = new QLabel(ModelPane::tr("&Keep rank:"));
+    keepLabel->setBuddy(keepRankSpin);
+    row->addWidget(keepLabel);
+    row->addWidget(keepRankSpin);
+    row->addStretch(1);
+    v->addLayout(row);
+    keepSummary = new QLabel;
+    keepSummary->setObjectName(QStringLiteral("keep-rank-summary"));
+    keepSummary->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    keepSummary->setWordWrap(true);
+    v->addWidget(keepSummary);
+    QObject::connect(keepRankSpin, &QSpinBox::valueChanged, q, [this](int r) { q->setKeepRank(r); });
+
+    clearSpectrum(ModelPane::tr("Select a weight matrix in the layer tree to see its singular values."));
+    return box;
+}
+
+int ModelPane::Impl::rankAtPixel(double x) const {
+    const int k = static_cast<int>(spectrum.singularValues.size());
+    const double coord = plot->xAxis->pixelToCoord(x);
+    return std::clamp(static_cast<int>(std::lround(coord)), 0, k);
+}
+
+QModelIndex ModelPane::Impl::sourceIndexOf(const QString& tensor) const {
+    for (int g = 0; g < layers->rowCount(); ++g) {
+        const QModelIndex group = layers->index(g, 0);
+        for (int r = 0; r < layers->rowCount(group); ++r) {
+            const QModelIndex idx = layers->index(r, 0, group);
+            if (layers->data(idx, LayerTreeModel::TensorNameRole).toString() == tensor) return idx;
+        }
+    }
+    return {};
+}
+
+void ModelPane::Impl::onCurrentChanged(const QModelIndex& current) {
+    if (!current.isValid() || current.data(LayerTreeModel::IsGroupRole).toBool()) return;
+    const QString tensor = current.data(LayerTreeModel::TensorNameRole).toString();
+    const qcw::ModelSummary* summary = layers->summary();
+    if (!summary) return;
+    for (const auto& l : summary->layers) {
+        if (QString::fromStdString(l.name) != tensor) continue;
+        if (l.shape.size() != 2) {
+            QStringList dims;
+            for (auto d : l.shape) dims << QString::number(d);
+            clearSpectrum(ModelPane::tr("%1 is not a matrix (shape %2): select a weight matrix.")
+                              .arg(tensor, dims.isEmpty() ? ModelPane::tr("scalar") : dims.join(QStringLiteral(" \u00d7 "))));
+            return;
+        }
+        break;
+    }
+    startSpectrum(tensor);
+}
+
+void ModelPane::Impl::clearSpectrum(const QString& status) {
+    ++generation;  // a computation still running is superseded
+    jobs.cancelAll();
+    computing = false;
+    matrix.clear();
+    error.clear();
+    spectrum = {};
+    tailSq.clear();
+    rank = 0;
+    spectrumStatus->setText(status);
+    spectrumStatus->setToolTip(QString());
+    spectrumErrorLabel->hide();
+    plot->graph(0)->data()->clear();
+    plot->graph(1)->data()->clear();
+    edgeLine->setVisible(false);
+    rankLine->setVisible(false);
+    statsText->setVisible(false);
+    plot->xAxis->setRange(0, 1);
+    plot->yAxis->setRange(0.1, 10);
+    plot->replot(QCustomPlot::rpQueuedReplot);
+    {
+        const QSignalBlocker block(keepRankSpin);
+        keepRankSpin->setRange(0, 0);
+        keepRankSpin->setEnabled(false);
+    }
+    keepSummary->clear();
+}
+
+void ModelPane::Impl::startSpectrum(const QString& tensor) {
+    const QString dir = session->directory();
+    if (dir.isEmpty()) return;
+    clearSpectrum(ModelPane::tr("Computing the singular values of %1 \u2026").arg(tensor));
+    const quint64 gen = generation;
+    matrix = tensor;
+    computing = true;
+    clock.start();
+    SpectrumFn fn = spectrumFn;
+    const std::string dirStd = dir.toStdString(), tensorStd = tensor.toStdString();
+    jobs.run([fn, dirStd, tensorStd](qcw::RunContext& ctx) { return fn(dirStd, tensorStd, ctx); },
+             [this, gen, tensor](Outcome<qcw::MatrixSpectrum> out) {
+                 if (gen != generation) return;  // superseded by a later selection or model
+                 computing = false;
+                 if (out.ok()) {
+                     showSpectrum(std::move(*out.value), clock.elapsed());
+                     emit q->spectrumReady(tensor);
+                     return;
+                 }
+                 error = out.cancelled ? ModelPane::tr("cancelled")
+                                       : (out.error.isEmpty() ? ModelPane::tr("unknown error") : out.error);
+                 spectrumStatus->setText(ModelPane::tr("No spectrum for %1.").arg(tensor));
+                 spectrumErrorLabel->setText(error);
+                 spectrumErrorLabel->setToolTip(error);
+                 spectrumErrorLabel->show();
+                 emit q->spectrumFailed(tensor, error);
+             });
+}
+
+void ModelPane::Impl::showSpectrum(qcw::MatrixSpectrum s, qint64 ms) {
+    spectrum = std::move(s);
+    std::vector<double>& sv = spectrum.singularValues;
+    std::sort(sv.begin(), sv.end(), std::greater<double>());
+    const int k = static_cast<int>(sv.size());
+    tailSq.assign(static_cast<std::size_t>(k) + 1, 0.0);
+    for (int i = k - 1; i >= 0; --i) tailSq[i] = tailSq[i + 1] + sv[i] * sv[i];
+    const qcw::SpectralStats& st = spectrum.stats;
+
+    spectrumStatus->setText(ModelPane::tr("%1: %2 \u00d7 %3, %4 singular values (%5 ms)")
+                                .arg(matrix)
+                                .arg(st.rows)
+                                .arg(st.cols)
+                                .arg(k)
+                                .arg(ms));
+    spectrumStatus->setToolTip(spectrumStatus->text());
+    spectrumErrorLabel->hide();
+
+    double lo = 0, hi = 0;
+    for (double v : sv)
+        if (v > 0) {
+            lo = lo > 0 ? std::min(lo, v) : v;
+            hi = std::max(hi, v);
+        }
+    // Marchenko-Pastur: core gives the edge of the eigenvalues s^2 / N, N = max(m, n).
+    const double n = double(std::max(st.rows, st.cols));
+    const double edge = st.mpBulkEdge > 0 ? std::sqrt(st.mpBulkEdge * n) : 0.0;
+    if (edge > 0 && std::isfinite(edge)) {
+        edgeLine->point1->setCoords(0, edge);
+        edgeLine->point2->setCoords(1, edge);
+        edgeLine->setVisible(true);
+        lo = lo > 0 ? std::min(lo, edge) : edge;
+        hi = std::max(hi, edge);
+    } else {
+        edgeLine->setVisible(false);
+    }
+    QStringList lines;
+    lines << ModelPane::tr("entropy %1 nats").arg(number(st.entropy))
+          << ModelPane::tr("effective rank %1").arg(number(st.effectiveRank, 4))
+          << ModelPane::tr("stable rank %1").arg(number(st.stableRank))
+          << (st.alpha > 0 ? ModelPane::tr("power-law alpha %1").arg(number(st.alpha))
+                           : ModelPane::tr("power-law alpha: not fitted"))
+          << (edge > 0 ? ModelPane::tr("MP edge %1 (dashed), %2 above").arg(number(edge)).arg(st.spikes)
+                       : ModelPane::tr("MP edge: none"));
+    statsText->setText(lines.join(QLatin1Char('\n')));
+    statsText->setVisible(k > 0);
+    plot->xAxis->setRange(0, std::max(1, k) + 1);
+    if (hi > 0) {
+        plot->yAxis->setRange(lo / 1.6, hi * 3.0);  // headroom for the text box
+        // Decades when the values span several; powers of two (labelled plainly) when they do not.
+        const bool wide = hi / lo > 1000;
+        auto ticker = QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog);
+        ticker->setLogBase(wide ? 10 : 2);
+        ticker->setSubTickCount(wide ? 8 : 1);
+        plot->yAxis->setTicker(ticker);
+        plot->yAxis->setNumberFormat(wide ? QStringLiteral("eb") : QStringLiteral("g"));
+        plot->yAxis->setNumberPrecision(wide ? 0 : 3);
+    }
+    {
+        const QSignalBlocker block(keepRankSpin);
+        keepRankSpin->setRange(0, k);
+        keepRankSpin->setEnabled(k > 0);
+    }
+    rank = -1;  // force the update
+    applyRank(static_cast<int>(std::lround(keepShare * k)));
+}
+
+KeepRankSummary ModelPane::Impl::summaryFor(int r) const {
+    KeepRankSummary out;
+    const int k = static_cast<int>(spectrum.singularValues.size());
+    if (k == 0) return out;
+    out.rank = std::clamp(r, 0, k);
+    out.fullRank = k;
+    out.rows = spectrum.stats.rows;
+    out.cols = spectrum.stats.cols;
+    const double total = tailSq[0];
+    out.relativeError = total > 0 ? std::sqrt(std::max(0.0, tailSq[static_cast<std::size_t>(out.rank)]) / total) : 0.0;
+    out.params = static_cast<long long>(out.rank) * (out.rows + out.cols);
+    out.denseParams = out.rows * out.cols;
+    out.keptFraction = out.denseParams > 0 ? double(out.params) / double(out.denseParams) : 0.0;
+    out.text = ModelPane::tr("Rank %1 of %2: relative Frobenius error %3; parameters r(m+n) = %4 of m\u00b7n = %5 "
+                             "(%6 kept%7)")
+                   .arg(out.rank)
+                   .arg(k)
+                   .arg(percent(out.relativeError), formatCount(out.params), formatCount(out.denseParams),
+                        percent(out.keptFraction),
+                        out.keptFraction > 1 ? ModelPane::tr(", larger than the dense matrix") : QString());
+    return out;
+}
+
+void ModelPane::Impl::applyRank(int r) {
+    const int k = static_cast<int>(spectrum.singularValues.size());
+    if (k == 0) return;
+    r = std::clamp(r, 0, k);
+    if (r == rank) return;
+    rank = r;
+    keepShare = double(r) / double(k);
+    QVector<double> kx, ky, dx, dy;
+    for (int i = 0; i < k; ++i) {
+        const double v = spectrum.singularValues[static_cast<std::size_t>(i)];
+        if (v <= 0) continue;  // a log axis cannot show exact zeros
+        (i < r ? kx : dx).push_back(i + 1);
+        (i < r ? ky : dy).push_back(v);
+    }
+    // The kept curve reaches over to the first discarded value so the line is unbroken.
+    if (!dx.isEmpty() && !kx.isEmpty()) {
+        kx.push_back(dx.front());
+        ky.push_back(dy.front());
+    }
+    plot->graph(0)->setData(kx, ky, true);
+    plot->graph(1)->setData(dx, dy, true);
+    rankLine->point1->setCoords(r, 1);
+    rankLine->point2->setCoords(r, 2);
+    rankLine->setVisible(true);
+    plot->replot(QCustomPlot::rpQueuedReplot);
+    {
+        const QSignalBlocker block(keepRankSpin);
+        keepRankSpin->setValue(r);
+    }
+    keepSummary->setText(summaryFor(r).text);
+    emit q->keepRankChanged(r);
+}
+
+void ModelPane::setSpectrumFunction(SpectrumFn fn) { d->spectrumFn = std::move(fn); }
+
+bool ModelPane::selectMatrix(const QString& tensorName) {
+    QModelIndex source = d->sourceIndexOf(tensorName);
+    if (!source.isValid()) {
+        d->clearSpectrum(tr("Select a weight matrix in the layer tree to see its singular values."));
+        d->error = d->session->hasModel() ? tr("no tensor '%1' in this model").arg(tensorName)
+                                          : tr("no model is open");
+        d->spectrumErrorLabel->setText(d->error);
+        d->spectrumErrorLabel->show();
+        return false;
+    }
+    QModelIndex index = d->proxy->mapFromSource(source);
+    if (!index.isValid()) {  // filtered out: show everything again
+        d->filter->clear();
+        d->compressibleOnly->setChecked(false);
+        index = d->proxy->mapFromSource(source);
+    }
+    d->tree->expand(index.parent());
+    d->tree->scrollTo(index);
+    if (d->tree->currentIndex() == index) {
+        d->onCurrentChanged(index);  // the same row: compute again
+    } else {
+        d->tree->setCurrentIndex(index);
+    }
+    return true;
+}
+
+QString ModelPane::defaultMatrix() const {
+    const qcw::ModelSummary* summary = d->layers->summary();
+    if (!summary) return {};
+    for (const auto& l : summary->layers)
+        if (l.kind == "mlp_fc1" && l.shape.size() == 2) return QString::fromStdString(l.name);
+    for (const auto& l : summary->layers)
+        if (l.compressible) return QString::fromStdString(l.name);
+    return {};
+}
+
+QString ModelPane::spectrumMatrix() const { return d->matrix; }
+bool ModelPane::isComputingSpectrum() const { return d->computing; }
+QString ModelPane::spectrumError() const { return d->error; }
+std::vector<double> ModelPane::singularValues() const { return d->spectrum.singularValues; }
+qcw::SpectralStats ModelPane::spectralStats() const { return d->spectrum.stats; }
+int ModelPane::keepRank() const { return d->spectrum.singularValues.empty() ? 0 : d->rank; }
+KeepRankSummary ModelPane::keepRankSummary() const { return d->summaryFor(d->rank); }
+void ModelPane::setKeepRank(int rank) { d->applyRank(rank); }
 
 }  // namespace qcw::ui

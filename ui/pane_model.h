@@ -1,19 +1,74 @@
 #pragma once
-// The model pane: what is in the open snapshot (summary, memory fit, layer tree).
+// The model pane: what is in the open snapshot (summary, memory fit, layer tree) and the
+// singular-value spectrum of the weight matrix selected in the tree, computed on a worker
+// thread through core's torch-free facade (decompose/spectra_api.h), with a draggable
+// "keep rank r" line that shows what a rank-r truncation would cost and save.
 #include "ui/pane.h"
 
+#include "common/run_context.h"
+#include "decompose/spectra_api.h"
+
+#include <QString>
+
+#include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace qcw::ui {
+
+// What keeping the r largest singular values of an m x n matrix means.
+struct KeepRankSummary {
+    int rank = 0;                // r
+    int fullRank = 0;            // min(m, n): the number of singular values
+    long long rows = 0, cols = 0;
+    double relativeError = 0;    // ||W - W_r||_F / ||W||_F = sqrt(sum_{i>r} s_i^2 / sum s_i^2)
+    long long params = 0;        // r (m + n): the two factors
+    long long denseParams = 0;   // m n
+    double keptFraction = 0;     // params / denseParams (above 1 when the factors are larger)
+    QString text;                // the line the pane shows
+};
 
 class ModelPane : public Pane {
     Q_OBJECT
 public:
+    // Computes one matrix's spectrum; runs on a worker thread, may throw qcw::Error.
+    using SpectrumFn = std::function<qcw::MatrixSpectrum(const std::string& modelDir, const std::string& tensor,
+                                                         qcw::RunContext&)>;
+
     ModelPane(const PaneContext& context, QWidget* parent = nullptr);
     ~ModelPane() override;
 
     void saveSettings(QSettings& settings) const override;
     void restoreSettings(QSettings& settings) override;
+
+    void setSpectrumFunction(SpectrumFn fn);  // default: qcw::computeMatrixSpectrum
+
+    // Selects the tensor named exactly `tensorName` in the layer tree (clearing a filter that
+    // hides it), which computes its spectrum; selecting the shown matrix again recomputes it.
+    // False, with a one-line error in the pane, when the open model has no such tensor.
+    bool selectMatrix(const QString& tensorName);
+    // The matrix a screenshot shows: the first MLP fc1 weight in network order, else the first
+    // compressible matrix; empty without a model.
+    QString defaultMatrix() const;
+
+    QString spectrumMatrix() const;  // the matrix shown or being computed, empty when none
+    bool isComputingSpectrum() const;
+    QString spectrumError() const;   // of the last computation, empty when it succeeded
+    std::vector<double> singularValues() const;  // descending; empty until spectrumReady
+    qcw::SpectralStats spectralStats() const;
+
+    int keepRank() const;
+    KeepRankSummary keepRankSummary() const;
+
+public slots:
+    // Moves the keep-rank line (clamped to 0..min(m, n)); the spin box and the summary follow.
+    void setKeepRank(int rank);
+
+signals:
+    void spectrumReady(const QString& tensorName);
+    void spectrumFailed(const QString& tensorName, const QString& message);
+    void keepRankChanged(int rank);
 
 private:
     struct Impl;

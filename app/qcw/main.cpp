@@ -11,6 +11,9 @@
 //                                         previews one); --pane fine-tuning --tune-data DIR
 //                                         [--tune-steps N] [--tune-lora-rank R] trains the model on
 //                                         the dataset into a temporary folder first
+//   qcw --screenshot FILE [--model-select NAME] [MODEL_DIR]
+//                                         the model pane with the spectrum of matrix NAME (default:
+//                                         the first MLP fc1 weight), keep-rank line at 30 % of full rank
 //   qcw --list-plugins                    one line per plugin (none exist yet)
 //   qcw --version | --help
 #include "ui/main_window.h"
@@ -18,6 +21,7 @@
 #include "ui/pane_chat.h"
 #include "ui/pane_documents.h"
 #include "ui/pane_finetune.h"
+#include "ui/pane_model.h"
 #include "ui/plugins.h"
 #include "ui/pane_compression.h"
 #include "ui/theme.h"
@@ -164,6 +168,12 @@ int main(int argc, char** argv) {
     parser.addOptions({screenshotOpt, paneOpt, chatPromptOpt, chatCompressedOpt, chatTunedOpt, documentsOpt,
                        documentsExcludeOpt, documentsSelectOpt, tuneDataOpt, tuneStepsOpt, tuneLoraOpt, themeOpt,
                        listPluginsOpt});
+    const QCommandLineOption modelSelectOpt(
+        QStringLiteral("model-select"),
+        QStringLiteral("With --screenshot (model pane): show the spectrum of matrix <name> (default: the first MLP "
+                       "fc1 weight) before grabbing."),
+        QStringLiteral("name"));
+    parser.addOption(modelSelectOpt);
     parser.addPositionalArgument(QStringLiteral("model_dir"),
                                  QStringLiteral("Model snapshot folder to open (config.json + *.safetensors)."),
                                  QStringLiteral("[MODEL_DIR]"));
@@ -327,7 +337,28 @@ int main(int argc, char** argv) {
                              grab();  // errors show in the pane too
                          });
     }
+    // The model pane: the spectrum of one matrix, grabbed once it is drawn.
+    auto* modelPane = window.currentPane() == QLatin1String("model")
+                          ? qobject_cast<qcw::ui::ModelPane*>(window.pane(QStringLiteral("model")))
+                          : nullptr;
+    if (modelPane) {
+        QObject::connect(modelPane, &qcw::ui::ModelPane::spectrumReady, &window, [&] { grab(); });
+        QObject::connect(modelPane, &qcw::ui::ModelPane::spectrumFailed, &window,
+                         [&](const QString&, const QString& message) {
+                             printErr(QStringLiteral("spectrum: %1").arg(message));
+                             grab();  // the error shows in the pane too
+                         });
+    }
     QObject::connect(window.session(), &qcw::ui::ModelSession::modelLoaded, &window, [&] {
+        if (modelPane) {
+            const QString name = parser.isSet(modelSelectOpt) ? parser.value(modelSelectOpt) : modelPane->defaultMatrix();
+            if (!name.isEmpty() && modelPane->selectMatrix(name)) return;  // spectrumReady grabs
+            if (parser.isSet(modelSelectOpt)) {
+                printErr(modelPane->spectrumError());
+                QCoreApplication::exit(1);
+                return;
+            }
+        }
         if (documents) {
             fillPanes(window);
             return;

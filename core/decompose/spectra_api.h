@@ -19,4 +19,10 @@ struct MatrixSpectrum {
 std::vector<MatrixSpectrum> computeSpectra(const std::string& modelDir, const std::string& filter = {},
                                            const RunContext& ctx = RunContext::none());
 
+// The spectrum of one 2-D tensor named exactly `tensorName` (any matrix: embeddings and
+// lm_head too). Throws qcw::Error (one line) when the model has no such tensor or it is not a
+// matrix; qcw::Cancelled when `ctx` is cancelled before the decomposition starts.
+MatrixSpectrum computeMatrixSpectrum(const std::string& modelDir, const std::string& tensorName,
+                                     const RunContext& ctx = RunContext::none());
+
 }  // namespace qcw

@@ -4,6 +4,7 @@
 #include "decompose/compress.h"
 #include "decompose/compress_api.h"
 #include "decompose/decompose.h"
+#include "decompose/spectra_api.h"
 #include "io/checkpoint.h"
 #include "io/inventory.h"
 #include "model/factorized.h"
@@ -281,6 +282,38 @@ private slots:
         QVERIFY(errorOf([&] { compressModel(m, ok); }).contains("NaN"));
         // Nothing was left behind by the failed runs.
         QVERIFY(!fs::exists(tmp.filePath("a").toStdString()));
+    }
+
+    // computeMatrixSpectrum: one tensor by exact name, the same values as computeSpectra,
+    // one-line errors for a missing tensor and a vector.
+    void matrixSpectrumByName() {
+        const auto one = qcw::computeMatrixSpectrum(kTiny, "model.layers.1.mlp.fc1.weight");
+        const auto all = qcw::computeSpectra(kTiny, "model.layers.1.mlp.fc1.weight");
+        QCOMPARE(all.size(), std::size_t(1));
+        QCOMPARE(one.name, std::string("model.layers.1.mlp.fc1.weight"));
+        QCOMPARE(one.stats.rows, std::int64_t(256));
+        QCOMPARE(one.stats.cols, std::int64_t(64));
+        QCOMPARE(one.singularValues.size(), std::size_t(64));
+        for (std::size_t i = 0; i < one.singularValues.size(); ++i)
+            QCOMPARE(one.singularValues[i], all[0].singularValues[i]);
+        QCOMPARE(one.stats.entropy, all[0].stats.entropy);
+        // Not compressible, still a matrix.
+        QCOMPARE(qcw::computeMatrixSpectrum(kTiny, "model.embed_tokens.weight").singularValues.size(), std::size_t(64));
+        try {
+            qcw::computeMatrixSpectrum(kTiny, "model.layers.9.mlp.fc1.weight");
+            QFAIL("no error for a missing tensor");
+        } catch (const qcw::Error& e) {
+            QVERIFY2(std::string(e.what()).find("no tensor") != std::string::npos, e.what());
+        }
+        try {
+            qcw::computeMatrixSpectrum(kTiny, "model.layers.0.input_layernorm.weight");
+            QFAIL("no error for a vector");
+        } catch (const qcw::Error& e) {
+            QVERIFY2(std::string(e.what()).find("not a matrix (shape 64)") != std::string::npos, e.what());
+        }
+        qcw::RunContext cancelled;
+        cancelled.cancel();
+        QVERIFY_THROWS_EXCEPTION(qcw::Cancelled, qcw::computeMatrixSpectrum(kTiny, "lm_head.weight", cancelled));
     }
 };
 
