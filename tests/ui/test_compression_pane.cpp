@@ -46,6 +46,7 @@ using qcw::ui::MainWindow;
 #include "ui_test_support.h"
 
 using qcw::test::child;
+using qcw::test::LatencyProbe;
 using qcw::test::quietOptions;
 
 using qcw::test::tinyDir;
@@ -69,26 +70,6 @@ void selectData(QComboBox* combo, const char* id) {
     combo->setCurrentIndex(i);
 }
 
-// Measures the largest gap between 10 ms timer ticks on the GUI thread.
-class LatencyProbe {
-public:
-    LatencyProbe() {
-        clock_.start();
-        timer_.setInterval(10);
-        QObject::connect(&timer_, &QTimer::timeout, [this] {
-            const qint64 now = clock_.elapsed();
-            maxGap_ = std::max(maxGap_, now - last_);
-            last_ = now;
-        });
-        timer_.start();
-    }
-    qint64 maxGap() const { return maxGap_; }
-
-private:
-    QElapsedTimer clock_;
-    QTimer timer_;
-    qint64 last_ = 0, maxGap_ = 0;
-};
 
 }  // namespace
 
@@ -193,8 +174,8 @@ private slots:
         QVERIFY(!child<QPushButton>(*w, "compress-button")->isEnabled());
         QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 120000);
         QVERIFY2(finished.at(0).at(0).toBool(), qPrintable(finished.at(0).at(1).toString()));
-        QVERIFY2(probe.maxGap() < 100,
-                 qPrintable(QStringLiteral("GUI thread stalled for %1 ms while compressing").arg(probe.maxGap())));
+        QVERIFY2(probe.maxMs() < 100,
+                 qPrintable(QStringLiteral("GUI thread stalled for %1 ms while compressing").arg(probe.maxMs())));
         QVERIFY(idle(*w));
 
         // Progress reached the end; the table lists 18 decoder matrices + lm_head.
@@ -375,8 +356,8 @@ private slots:
         QVERIFY(pane->isBusy());
         auto* plot = child<QCustomPlot>(*w, "rank-plot");
         QTRY_VERIFY(plot->graph(0)->dataCount() > 1000 && reports->load() > 100000);
-        QVERIFY2(probe.maxGap() < 100,
-                 qPrintable(QStringLiteral("GUI thread stalled for %1 ms under a progress flood").arg(probe.maxGap())));
+        QVERIFY2(probe.maxMs() < 100,
+                 qPrintable(QStringLiteral("GUI thread stalled for %1 ms under a progress flood").arg(probe.maxMs())));
 
         QElapsedTimer clock;
         clock.start();

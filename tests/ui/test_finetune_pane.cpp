@@ -37,6 +37,7 @@
 #include "ui_test_support.h"
 
 using qcw::test::child;
+using qcw::test::LatencyProbe;
 using qcw::test::quietOptions;
 using qcw::test::tinyDir;
 using qcw::ui::FineTunePane;
@@ -54,26 +55,6 @@ void writeIds(const QString& dir) {
                           {{"input_ids", qcw::DType::I64, {40, 17}, ids.data(), {}}});
 }
 
-// Measures the largest gap between 10 ms timer ticks on the GUI thread.
-class LatencyProbe {
-public:
-    LatencyProbe() {
-        clock_.start();
-        timer_.setInterval(10);
-        QObject::connect(&timer_, &QTimer::timeout, [this] {
-            const qint64 now = clock_.elapsed();
-            maxGap_ = std::max(maxGap_, now - last_);
-            last_ = now;
-        });
-        timer_.start();
-    }
-    qint64 maxGap() const { return maxGap_; }
-
-private:
-    QElapsedTimer clock_;
-    QTimer timer_;
-    qint64 last_ = 0, maxGap_ = 0;
-};
 
 std::vector<std::pair<double, double>> points(QCPGraph* g) {
     std::vector<std::pair<double, double>> out;
@@ -142,7 +123,7 @@ private slots:
         QVERIFY(finished.wait(120000));
         QVERIFY2(finished.last().at(0).toBool(), qPrintable(finished.last().at(2).toString()));
         QVERIFY(!pane->isBusy());
-        QVERIFY2(probe.maxGap() < 150, qPrintable(QStringLiteral("GUI thread stalled for %1 ms").arg(probe.maxGap())));
+        QVERIFY2(probe.maxMs() < 150, qPrintable(QStringLiteral("GUI thread stalled for %1 ms").arg(probe.maxMs())));
 
         // Progress reached the end.
         auto* progress = child<QProgressBar>(*w, "tune-progress");

@@ -1,6 +1,9 @@
 #pragma once
+#include <algorithm>
 // Set-up shared by the workbench's GUI tests.
 #include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QTimer>
 #include <QFileInfo>
 #include <QStandardPaths>
 #include <QString>
@@ -32,5 +35,39 @@ template <typename T>
 T* child(const QWidget& w, const char* name) {
     return w.findChild<T*>(QString::fromLatin1(name));
 }
+
+constexpr int kTickMs = 10;  // LatencyProbe's timer interval
+
+// How late the ticks of a 10 ms timer on the GUI thread fire: the GUI thread's event latency
+// while it lives.
+class LatencyProbe {
+public:
+    LatencyProbe() {
+        timer_.setTimerType(Qt::PreciseTimer);
+        timer_.setInterval(kTickMs);
+        QObject::connect(&timer_, &QTimer::timeout, [this] {
+            const qint64 now = clock_.nsecsElapsed();
+            const double lateMs = std::max(0.0, double(now - last_) / 1e6 - kTickMs);
+            max_ = std::max(max_, lateMs);
+            sum_ += lateMs;
+            ++ticks_;
+            last_ = now;
+        });
+        clock_.start();
+        last_ = clock_.nsecsElapsed();
+        timer_.start();
+    }
+    void stop() { timer_.stop(); }
+    double maxMs() const { return max_; }
+    double meanMs() const { return ticks_ ? sum_ / double(ticks_) : 0.0; }
+    long long ticks() const { return ticks_; }
+
+private:
+    QElapsedTimer clock_;
+    QTimer timer_;
+    qint64 last_ = 0;
+    double max_ = 0, sum_ = 0;
+    long long ticks_ = 0;
+};
 
 }  // namespace qcw::test
