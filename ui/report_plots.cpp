@@ -110,13 +110,17 @@ void drawReportChart(QCustomPlot* plot, const ParetoReport& r, ReportChart chart
     QFont tf = plot->font();
     tf.setPointSize(10);
     tf.setBold(true);
-    auto* title = new QCPTextElement(
-        plot,
-        QStringLiteral("%1 \u2014 %2\n%3")
-            .arg(params ? QStringLiteral("Quality kept against parameters kept")
-                        : QStringLiteral("Quality kept against decode speed-up"),
-                 r.model, r.machine),
-        tf);
+    QString heading = QStringLiteral("%1 \u2014 %2\n%3")
+                          .arg(params ? QStringLiteral("Quality kept against parameters kept")
+                                      : QStringLiteral("Quality kept against decode speed-up"),
+                               r.model, r.machine);
+    int unmeasured = 0;
+    for (const ReportPoint& p : r.points) unmeasured += std::isfinite(xOf(p, chart)) ? 0 : 1;
+    if (unmeasured > 0)
+        heading += QStringLiteral("\n(%1 of %2 points have no measured decode speed and are not drawn)")
+                       .arg(unmeasured)
+                       .arg(r.points.size());
+    auto* title = new QCPTextElement(plot, heading, tf);
     plot->plotLayout()->addElement(0, 0, title);
 
     // The region that meets the brief (on this chart's two axes), then the target lines.
@@ -155,7 +159,7 @@ void drawReportChart(QCustomPlot* plot, const ParetoReport& r, ReportChart chart
     lf.setPointSize(8);
     plot->legend->setFont(lf);
     plot->legend->setBrush(QColor(255, 255, 255, 220));
-    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | (params ? Qt::AlignRight : Qt::AlignHCenter));
     for (std::size_t g = 0; g < groups.size(); ++g) {
         const GroupStyle s = styleFor(groups[g], int(g));
         QCPGraph* graph = plot->addGraph();
