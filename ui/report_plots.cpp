@@ -142,8 +142,10 @@ void drawReportChart(QCustomPlot* plot, const ParetoReport& r, ReportChart chart
     hline->setPen(dash);
     const QString xName = params ? QStringLiteral("parameters kept ") : QStringLiteral("decode ");
     const Target xKind = params ? Target::ParamsKept : Target::DecodeSpeedup;
-    addText(plot, xTarget, yr.lower + 0.01 * yr.size(), QStringLiteral(" ") + xName + targetCondition(xKind, xTarget),
-            Qt::AlignLeft | Qt::AlignBottom, green, 8);
+    // At the foot of the line, or at its head where the legend sits below it.
+    addText(plot, xTarget, params ? yr.lower + 0.01 * yr.size() : yr.upper,
+            QStringLiteral(" ") + xName + targetCondition(xKind, xTarget),
+            Qt::AlignLeft | (params ? Qt::AlignBottom : Qt::AlignTop), green, 8);
     addText(plot, params ? xr.upper : xr.lower, t.qualityKeptMin,
             QStringLiteral(" quality kept %1 ").arg(targetCondition(Target::QualityKept, t.qualityKeptMin)),
             (params ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignTop, green, 8);
