@@ -292,7 +292,8 @@ void EvaluationPane::Impl::build() {
     table->horizontalHeader()->setStretchLastSection(true);
     split->addWidget(table);
     split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 2);
+    split->setStretchFactor(1, 1);
+    split->setSizes({420, 200});
     layout->addWidget(split, 1);
 
     status = label("eval-status");
@@ -392,8 +393,8 @@ void EvaluationPane::Impl::show() {
             table->setItem(row, c, item);
         }
     }
-    drawReportChart(paramsPlot, r, ReportChart::QualityVsParams);
-    drawReportChart(decodePlot, r, ReportChart::QualityVsDecode);
+    drawReportChart(paramsPlot, r, ReportChart::QualityVsParams, true);
+    drawReportChart(decodePlot, r, ReportChart::QualityVsDecode, true);
 }
 
 }  // namespace qcw::ui

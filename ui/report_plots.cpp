@@ -80,7 +80,7 @@ void clearReportChart(QCustomPlot* plot, const QString& message) {
     plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
-void drawReportChart(QCustomPlot* plot, const ParetoReport& r, ReportChart chart) {
+void drawReportChart(QCustomPlot* plot, const ParetoReport& r, ReportChart chart, bool compact) {
     clearReportChart(plot);
     const bool params = chart == ReportChart::QualityVsParams;
     const ReportTargets& t = r.targets;
@@ -103,7 +103,8 @@ void drawReportChart(QCustomPlot* plot, const ParetoReport& r, ReportChart chart
     plot->yAxis->setRange(yr);
     plot->xAxis->setLabel(params ? QStringLiteral("parameters kept (fraction of the dense model)")
                                  : QStringLiteral("decode speed-up against dense (batch 1)"));
-    plot->yAxis->setLabel(QStringLiteral("quality kept (%1)").arg(r.quality));
+    plot->yAxis->setLabel(compact ? QStringLiteral("quality kept") : QStringLiteral("quality kept (%1)").arg(r.quality));
+    if (compact) plot->xAxis->setLabel(params ? QStringLiteral("parameters kept") : QStringLiteral("decode speed-up"));
 
     // Title: what, which model, which machine.
     plot->plotLayout()->insertRow(0);
@@ -120,6 +121,12 @@ void drawReportChart(QCustomPlot* plot, const ParetoReport& r, ReportChart chart
         heading += QStringLiteral("\n(%1 of %2 points have no measured decode speed and are not drawn)")
                        .arg(unmeasured)
                        .arg(r.points.size());
+    if (compact) {
+        heading = params ? QStringLiteral("Quality kept against parameters kept")
+                         : QStringLiteral("Quality kept against decode speed-up");
+        if (unmeasured > 0) heading += QStringLiteral(" (%1 points without a speed not drawn)").arg(unmeasured);
+        tf.setPointSize(9);
+    }
     auto* title = new QCPTextElement(plot, heading, tf);
     plot->plotLayout()->addElement(0, 0, title);
 
@@ -158,8 +165,9 @@ void drawReportChart(QCustomPlot* plot, const ParetoReport& r, ReportChart chart
         if (std::find(groups.begin(), groups.end(), p.group) == groups.end()) groups.push_back(p.group);
     plot->legend->setVisible(true);
     QFont lf = plot->font();
-    lf.setPointSize(8);
+    lf.setPointSize(compact ? 7 : 8);
     plot->legend->setFont(lf);
+    if (compact) plot->legend->setRowSpacing(0);
     plot->legend->setBrush(QColor(255, 255, 255, 220));
     plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | (params ? Qt::AlignRight : Qt::AlignHCenter));
     for (std::size_t g = 0; g < groups.size(); ++g) {

@@ -21,7 +21,9 @@ constexpr int kReportPlotWidth = 1000;
 constexpr int kReportPlotHeight = 650;
 
 // Replaces whatever `plot` shows with `chart` of `report`. GUI thread.
-void drawReportChart(QCustomPlot* plot, const ParetoReport& report, ReportChart chart);
+// `compact`: for a small widget (the pane shows the machine and the definitions beside it):
+// a one-line title, short axis labels and a smaller legend.
+void drawReportChart(QCustomPlot* plot, const ParetoReport& report, ReportChart chart, bool compact = false);
 void clearReportChart(QCustomPlot* plot, const QString& message = {});
 
 // What an export writes: DIR/quality_vs_params.png, DIR/quality_vs_decode.png, DIR/targets.md.
