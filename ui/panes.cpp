@@ -3,6 +3,7 @@
 #include "ui/pane_chat.h"
 #include "ui/pane_compression.h"
 #include "ui/pane_documents.h"
+#include "ui/pane_evaluation.h"
 #include "ui/pane_finetune.h"
 #include "ui/pane_model.h"
 
@@ -28,6 +29,8 @@ const std::vector<PaneInfo>& registeredPanes() {
                             QT_TRANSLATE_NOOP("qcw::ui::Panes", "Read and scrub corporate documents into a training dataset")),
         pane<FineTunePane>("fine-tuning", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Fine-tuning"),
                            QT_TRANSLATE_NOOP("qcw::ui::Panes", "Train or distil a model on a dataset, with live curves")),
+        pane<EvaluationPane>("evaluation", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Evaluation"),
+                             QT_TRANSLATE_NOOP("qcw::ui::Panes", "Read a size/quality/speed report: the brief's targets, Pareto charts, every model measured")),
         pane<ChatPane>("chat", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Chat"),
                        QT_TRANSLATE_NOOP("qcw::ui::Panes", "Ask the original and a compressed model side by side")),
     };

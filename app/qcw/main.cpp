@@ -10,20 +10,28 @@
 //                                         [--documents-select REL] reads the documents first (and
 //                                         previews one); --pane fine-tuning --tune-data DIR
 //                                         [--tune-steps N] [--tune-lora-rank R] trains the model on
-//                                         the dataset into a temporary folder first
+//                                         the dataset into a temporary folder first; --pane evaluation
+//                                         [--report DIR] reads a report folder (default: the newest
+//                                         under benchmarks/results)
+//   qcw --report-plots DIR                draw DIR/pareto.json offscreen: writes
+//                                         DIR/quality_vs_params.png, DIR/quality_vs_decode.png and
+//                                         DIR/targets.md (each atomically), exit
 //   qcw --screenshot FILE [--model-select NAME] [MODEL_DIR]
 //                                         the model pane with the spectrum of matrix NAME (default:
 //                                         the first MLP fc1 weight), keep-rank line at 30 % of full rank
-//   qcw --list-plugins                    one line per plugin (none exist yet)
+//   qcw --list-plugins                    one line per plugin found (id, name, version, file)
 //   qcw --version | --help
 #include "ui/main_window.h"
 #include "ui/model_session.h"
 #include "ui/pane_chat.h"
 #include "ui/pane_documents.h"
+#include "ui/pane_evaluation.h"
 #include "ui/pane_finetune.h"
 #include "ui/pane_model.h"
 #include "ui/plugins.h"
 #include "ui/pane_compression.h"
+#include "ui/pareto_report.h"
+#include "ui/report_plots.h"
 #include "ui/theme.h"
 
 #include <QApplication>
@@ -56,6 +64,17 @@ QString defaultModelDir() {
     };
     for (const QString& dir : candidates)
         if (QFileInfo::exists(dir + QStringLiteral("/config.json"))) return dir;
+    return {};
+}
+
+// Where size/quality/speed reports live (the evaluation pane opens the newest by default).
+QString defaultResultsDir() {
+    const QString candidates[] = {
+        QStringLiteral(QCW_SOURCE_DIR "/benchmarks/results"),
+        QStringLiteral(QCW_INSTALL_DATADIR "/results"),
+    };
+    for (const QString& dir : candidates)
+        if (!qcw::ui::newestReportDir(dir).isEmpty()) return dir;
     return {};
 }
 
@@ -106,7 +125,9 @@ int main(int argc, char** argv) {
     // caller chose a platform.
     const bool needsGui = !hasArg(argc, argv, {"--version", "-v", "--help", "-h", "--help-all", "--list-plugins"});
     const bool screenshot = hasArg(argc, argv, {"--screenshot"});
-    if (screenshot && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+    const bool reportPlots = hasArg(argc, argv, {"--report-plots"});
+    if ((screenshot || reportPlots) && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
 
     QCoreApplication::setOrganizationName(QStringLiteral("qcw"));
     QCoreApplication::setApplicationName(QStringLiteral("qcw"));
@@ -130,7 +151,7 @@ int main(int argc, char** argv) {
                                                           "write it to <file> as PNG and exit."),
                                            QStringLiteral("file"));
     const QCommandLineOption paneOpt(QStringLiteral("pane"),
-                                     QStringLiteral("Show pane <id> (model, compression, documents, fine-tuning, chat)."),
+                                     QStringLiteral("Show pane <id> (model, compression, documents, fine-tuning, evaluation, chat)."),
                                      QStringLiteral("id"));
     const QCommandLineOption chatPromptOpt(
         QStringLiteral("chat-prompt"), QStringLiteral("With --screenshot --pane chat: ask <text> before grabbing."),
@@ -160,14 +181,22 @@ int main(int argc, char** argv) {
                                           QStringLiteral("Fine-tuning pane: optimizer steps."), QStringLiteral("n"));
     const QCommandLineOption tuneLoraOpt(QStringLiteral("tune-lora-rank"),
                                          QStringLiteral("Fine-tuning pane: LoRA rank (0: all weights)."), QStringLiteral("r"));
+    const QCommandLineOption reportOpt(
+        QStringLiteral("report"), QStringLiteral("Evaluation pane: the report folder to read (holding pareto.json)."),
+        QStringLiteral("dir"));
+    const QCommandLineOption reportPlotsOpt(
+        QStringLiteral("report-plots"),
+        QStringLiteral("Draw <dir>/pareto.json offscreen into <dir>/quality_vs_params.png, "
+                       "<dir>/quality_vs_decode.png and <dir>/targets.md, then exit."),
+        QStringLiteral("dir"));
     const QCommandLineOption themeOpt(QStringLiteral("theme"),
                                       QStringLiteral("Colour theme for this run: system, light or dark."),
                                       QStringLiteral("name"));
     const QCommandLineOption listPluginsOpt(QStringLiteral("list-plugins"),
                                             QStringLiteral("Print one line per plugin found and exit."));
     parser.addOptions({screenshotOpt, paneOpt, chatPromptOpt, chatCompressedOpt, chatTunedOpt, documentsOpt,
-                       documentsExcludeOpt, documentsSelectOpt, tuneDataOpt, tuneStepsOpt, tuneLoraOpt, themeOpt,
-                       listPluginsOpt});
+                       documentsExcludeOpt, documentsSelectOpt, tuneDataOpt, tuneStepsOpt, tuneLoraOpt, reportOpt,
+                       reportPlotsOpt, themeOpt, listPluginsOpt});
     const QCommandLineOption modelSelectOpt(
         QStringLiteral("model-select"),
         QStringLiteral("With --screenshot (model pane): show the spectrum of matrix <name> (default: the first MLP "
@@ -193,6 +222,24 @@ int main(int argc, char** argv) {
         }
         return broken ? 1 : 0;
     }
+    if (parser.isSet(reportPlotsOpt)) {
+        // Headless: read, draw at a fixed size, write beside pareto.json (which stays as it is).
+        const QString dir = parser.value(reportPlotsOpt);
+        qcw::ui::ParetoReport report;
+        QString error;
+        if (!qcw::ui::loadParetoReport(dir, report, error)) {
+            printErr(error);
+            return 1;
+        }
+        qcw::ui::applyTheme(qcw::ui::Theme::Light);
+        QStringList written;
+        if (!qcw::ui::writeReportOutputs(qcw::ui::renderReportOutputs(report), dir, error, &written)) {
+            printErr(error);
+            return 1;
+        }
+        for (const QString& path : written) std::printf("%s\n", qPrintable(QDir::toNativeSeparators(path)));
+        return 0;
+    }
     const QStringList positional = parser.positionalArguments();
     if (positional.size() > 1) {
         printErr(QStringLiteral("expected at most one MODEL_DIR, got %1").arg(positional.size()));
@@ -215,6 +262,10 @@ int main(int argc, char** argv) {
     if (parser.isSet(tuneDataOpt)) tune.data = parser.value(tuneDataOpt);
     // The documents and dataset options fill their panes in both modes.
     auto fillPanes = [&](qcw::ui::MainWindow& window) {
+        if (auto* ev = qobject_cast<qcw::ui::EvaluationPane*>(window.pane(QStringLiteral("evaluation")))) {
+            ev->setResultsDir(defaultResultsDir());
+            if (parser.isSet(reportOpt) && ev->reportDir().isEmpty()) ev->openReport(parser.value(reportOpt));
+        }
         if (auto* docs = qobject_cast<qcw::ui::DocumentsPane*>(window.pane(QStringLiteral("documents")))) {
             if (parser.isSet(documentsExcludeOpt)) docs->setExcludePatterns(parser.values(documentsExcludeOpt));
             if (parser.isSet(documentsOpt)) docs->addPaths(parser.values(documentsOpt));
@@ -278,6 +329,18 @@ int main(int argc, char** argv) {
         printErr(QStringLiteral("unknown pane '%1' (%2)").arg(parser.value(paneOpt), window.paneIds().join(", ")));
         return 2;
     }
+    auto* evaluation = window.currentPane() == QLatin1String("evaluation")
+                           ? qobject_cast<qcw::ui::EvaluationPane*>(window.pane(QStringLiteral("evaluation")))
+                           : nullptr;
+    if (evaluation) {
+        evaluation->setResultsDir(defaultResultsDir());
+        const QString report = parser.isSet(reportOpt) ? parser.value(reportOpt) : evaluation->defaultReportDir();
+        if (report.isEmpty()) {
+            printErr(QStringLiteral("no --report given and no report (pareto.json) under benchmarks/results"));
+            return 2;
+        }
+        evaluation->openReport(report);
+    }
     window.resize(1280, 820);
     window.show();
     int rc = 1;
@@ -288,6 +351,16 @@ int main(int argc, char** argv) {
             QCoreApplication::exit(rc);
         });
     };
+    // The evaluation pane: grab once both the model and the report are read.
+    bool modelReady = false, reportReady = false;
+    if (evaluation) {
+        QObject::connect(evaluation, &qcw::ui::EvaluationPane::reportLoaded, &window,
+                         [&](bool ok, const QString& message) {
+                             if (!ok) printErr(QStringLiteral("evaluation: %1").arg(message));  // shown in the pane too
+                             reportReady = true;
+                             if (modelReady) grab();
+                         });
+    }
     // The compression pane is empty until it has run: compress with searched ranks into a
     // throw-away folder first (about a second on tests/data/tiny-phi).
     QTemporaryDir scratch;
@@ -358,6 +431,11 @@ int main(int argc, char** argv) {
                 QCoreApplication::exit(1);
                 return;
             }
+        }
+        if (evaluation) {
+            modelReady = true;
+            if (reportReady) grab();
+            return;
         }
         if (documents) {
             fillPanes(window);

@@ -94,15 +94,17 @@ private slots:
     void onlyRealPanesExist() {
         MainWindow w(quietOptions());
         const QStringList ids{QStringLiteral("model"), QStringLiteral("compression"), QStringLiteral("documents"),
-                              QStringLiteral("fine-tuning"), QStringLiteral("chat")};
+                              QStringLiteral("fine-tuning"), QStringLiteral("evaluation"), QStringLiteral("chat")};
         QCOMPARE(w.paneIds(), ids);
-        QCOMPARE(static_cast<int>(qcw::ui::registeredPanes().size()), 5);
+        QCOMPARE(static_cast<int>(qcw::ui::registeredPanes().size()), 6);
         for (const QString& id : ids) QVERIFY2(w.findChild<QWidget*>(QStringLiteral("pane-") + id), qPrintable(id));
         auto* list = w.findChild<QListWidget*>(QStringLiteral("pane-list"));
         QVERIFY(list);
-        QCOMPARE(list->count(), 5);
+        QCOMPARE(list->count(), 6);
         QCOMPARE(list->item(2)->text(), QStringLiteral("Documents"));
         QCOMPARE(list->item(3)->text(), QStringLiteral("Fine-tuning"));
+        QCOMPARE(list->item(4)->text(), QStringLiteral("Evaluation"));
+        QCOMPARE(list->item(5)->text(), QStringLiteral("Chat"));
         QVERIFY(w.showPane(QStringLiteral("fine-tuning")));
         QCOMPARE(w.currentPane(), QStringLiteral("fine-tuning"));
         QVERIFY(w.showPane(QStringLiteral("model")));
