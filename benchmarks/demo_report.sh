@@ -132,3 +132,8 @@ if has size; then
 fi
 
 python3 "$here/benchmarks/demo_report_tables.py" "$out" | tee "$out/report.md"
+# The Pareto charts and the targets table, drawn by the workbench itself (offscreen).
+qcw="$bin/qcw"
+if [ -x "$qcw" ] && [ -f "$out/pareto.json" ]; then
+  QT_QPA_PLATFORM=offscreen "$qcw" --report-plots "$out" && echo "charts: $out/quality_vs_params.png, $out/quality_vs_decode.png, $out/targets.md"
+fi
