@@ -133,7 +133,7 @@ fi
 
 python3 "$here/benchmarks/demo_report_tables.py" "$out" | tee "$out/report.md"
 # The Pareto charts and the targets table, drawn by the workbench itself (offscreen).
-qcw="$bin/qcw"
+qcw="$(dirname "$q")/qcw"
 if [ -x "$qcw" ] && [ -f "$out/pareto.json" ]; then
   QT_QPA_PLATFORM=offscreen "$qcw" --report-plots "$out" && echo "charts: $out/quality_vs_params.png, $out/quality_vs_decode.png, $out/targets.md"
 fi
