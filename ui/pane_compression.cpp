@@ -35,6 +35,7 @@
 #include <QStatusBar>
 #include <QTableWidget>
 #include <QTabWidget>
+#include <QSpinBox>
 #include <QTimer>
 #include <QToolButton>
 #include <QVBoxLayout>
@@ -169,6 +170,9 @@ struct CompressionPane::Impl {
     QStackedWidget* pluginSettings = nullptr;
     std::map<QString, std::pair<qcw::DecompositionPlugin*, QWidget*>> plugins;  // "plugin:<id>" -> plugin, settings
     QCheckBox* calibrate = nullptr;
+    QTableWidget* overrides = nullptr;
+    QPushButton* addOverride = nullptr;
+    QPushButton* removeOverride = nullptr;
     QCheckBox* randomized = nullptr;
     QLineEdit* output = nullptr;
     QToolButton* browse = nullptr;
@@ -206,6 +210,11 @@ struct CompressionPane::Impl {
     void updateTarget();
     void updateDefaultOutput();
     void updateEnabled();
+    // Overrides: one row per layer, a combo box of compressible layers and a rank spin box.
+    int addOverrideRow(const QString& layer, int rank);
+    std::map<std::string, int> overrideMap() const;
+    int maxRankOf(const QString& layer) const;
+    bool overridable() const;
     void setBusy(bool on);
     QString methodId() const { return method->currentData().toString(); }
     QString solverId() const { return solver->currentData().toString(); }
@@ -406,6 +415,45 @@ QWidget* CompressionPane::Impl::buildControls() {
     optionRow->addStretch(1);
     form->addRow(CompressionPane::tr("Options:"), optionRow);
 
+    overrides = new QTableWidget(0, 2);
+    overrides->setObjectName(QStringLiteral("rank-overrides"));
+    overrides->setHorizontalHeaderLabels({CompressionPane::tr("Layer"), CompressionPane::tr("Rank")});
+    overrides->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    overrides->horizontalHeader()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
+    overrides->verticalHeader()->setVisible(false);
+    overrides->setSelectionBehavior(QAbstractItemView::SelectRows);
+    overrides->setMaximumHeight(96);
+    overrides->setToolTip(CompressionPane::tr("Ranks for chosen layers (per-matrix methods). The other layers keep "
+                                              "their searched or uniform ranks, so the total moves."));
+    addOverride = new QPushButton(CompressionPane::tr("Add"));
+    addOverride->setObjectName(QStringLiteral("add-override"));
+    removeOverride = new QPushButton(CompressionPane::tr("Remove"));
+    removeOverride->setObjectName(QStringLiteral("remove-override"));
+    auto* overrideButtons = new QVBoxLayout;
+    overrideButtons->addWidget(addOverride);
+    overrideButtons->addWidget(removeOverride);
+    overrideButtons->addStretch(1);
+    auto* overrideRow = new QHBoxLayout;
+    overrideRow->addWidget(overrides, 1);
+    overrideRow->addLayout(overrideButtons);
+    form->addRow(CompressionPane::tr("Per-layer ranks:"), overrideRow);
+    QObject::connect(addOverride, &QPushButton::clicked, q, [this] {
+        const auto model = session->model();
+        if (!model) return;
+        for (const auto& l : model->layers)
+            if (l.compressible) {
+                const QString name = QString::fromStdString(l.name).chopped(7);  // without ".weight"
+                const int row = addOverrideRow(name, std::max(1, maxRankOf(name) / 4));
+                overrides->selectRow(row);
+                return;
+            }
+    });
+    QObject::connect(removeOverride, &QPushButton::clicked, q, [this] {
+        const int row = overrides->currentRow();
+        if (row >= 0) overrides->removeRow(row);
+        updateEnabled();
+    });
+
     output = new QLineEdit;
     output->setObjectName(QStringLiteral("output-dir"));
     output->setPlaceholderText(CompressionPane::tr("Folder for the compressed model"));
@@ -566,6 +614,7 @@ void CompressionPane::Impl::onModelChanged() {
     error->clear();
     error->setVisible(false);
     clearPlot();
+    overrides->setRowCount(0);  // layer names belong to the previous model
     lastOutDir.clear();
     status->setText(CompressionPane::tr("Idle."));
     progress->setRange(0, 1);
@@ -624,6 +673,9 @@ void CompressionPane::Impl::updateEnabled() {
                                                         "activation-aware SVD)"));
     calibrate->setEnabled(idle);
     randomized->setEnabled(idle);
+    overrides->setEnabled(idle && overridable());
+    addOverride->setEnabled(idle && overridable());
+    removeOverride->setEnabled(idle && overridable() && overrides->rowCount() > 0);
     output->setEnabled(idle);
     browse->setEnabled(idle);
     searchButton->setEnabled(idle && searchable && !solverId().isEmpty());
@@ -679,8 +731,10 @@ void CompressionPane::Impl::start(bool withCompression, bool replace) {
     qcw::RankSearchOptions ro;
     ro.keepFraction = keepPercent() / 100.0;
     ro.solver = solverName.toStdString();
+    const std::map<std::string, int> chosenRanks = overridable() ? overrideMap() : std::map<std::string, int>{};
     qcw::CompressOptions co;
     co.keepFraction = ro.keepFraction;
+    co.ranks = chosenRanks;
     co.method = methodId().toStdString();
     co.randomized = randomized->isChecked();
     co.solver = ro.solver;
@@ -750,6 +804,7 @@ void CompressionPane::Impl::start(bool withCompression, bool replace) {
                 r.search = searchFnCopy(dir, ro, ctx);
                 if (ctx.isCancelled()) throw qcw::Cancelled();
                 opts.ranks = r.search->ranks;
+                for (const auto& [name, rank] : chosenRanks) opts.ranks[name] = rank;  // overrides win
             }
             if (withCompression) {
                 r.report = compressFnCopy(dir, out, opts, ctx, replace);
@@ -929,5 +984,75 @@ void CompressionPane::Impl::showReport(const qcw::CompressionReport& r, const QS
     else summary->setText(summary->text() + QLatin1Char('\n') + text);
     lastOutDir = outDir;
 }
+
+bool CompressionPane::Impl::overridable() const {
+    const QString m = methodId();
+    return m == QLatin1String("svd") || m == QLatin1String("asvd") || m == QLatin1String("tt") ||
+           m.startsWith(QLatin1String("plugin:"));
+}
+
+int CompressionPane::Impl::maxRankOf(const QString& layer) const {
+    const auto model = session->model();
+    if (!model) return 0;
+    const std::string name = layer.toStdString() + ".weight";
+    for (const auto& l : model->layers)
+        if (l.compressible && l.name == name && l.shape.size() == 2)
+            return static_cast<int>(std::min(l.shape[0], l.shape[1]));
+    return 0;
+}
+
+int CompressionPane::Impl::addOverrideRow(const QString& layer, int rank) {
+    const auto model = session->model();
+    const int row = overrides->rowCount();
+    overrides->insertRow(row);
+    auto* names = new QComboBox;
+    names->setObjectName(QStringLiteral("override-layer"));
+    if (model)
+        for (const auto& l : model->layers)
+            if (l.compressible) names->addItem(QString::fromStdString(l.name).chopped(7));
+    names->setCurrentText(layer);
+    auto* ranks = new QSpinBox;
+    ranks->setObjectName(QStringLiteral("override-rank"));
+    ranks->setRange(1, std::max(1, maxRankOf(layer)));
+    ranks->setValue(rank);
+    QObject::connect(names, &QComboBox::currentTextChanged, ranks, [this, ranks](const QString& name) {
+        ranks->setMaximum(std::max(1, maxRankOf(name)));
+    });
+    overrides->setCellWidget(row, 0, names);
+    overrides->setCellWidget(row, 1, ranks);
+    updateEnabled();
+    return row;
+}
+
+std::map<std::string, int> CompressionPane::Impl::overrideMap() const {
+    std::map<std::string, int> out;
+    for (int r = 0; r < overrides->rowCount(); ++r) {
+        auto* names = qobject_cast<QComboBox*>(overrides->cellWidget(r, 0));
+        auto* ranks = qobject_cast<QSpinBox*>(overrides->cellWidget(r, 1));
+        if (names && ranks && !names->currentText().isEmpty()) out[names->currentText().toStdString()] = ranks->value();
+    }
+    return out;
+}
+
+bool CompressionPane::setRankOverride(const QString& layer, int rank) {
+    const int max = d->maxRankOf(layer);
+    if (max == 0 || rank < 1 || rank > max) return false;
+    for (int r = 0; r < d->overrides->rowCount(); ++r) {
+        auto* names = qobject_cast<QComboBox*>(d->overrides->cellWidget(r, 0));
+        if (names && names->currentText() == layer) {
+            qobject_cast<QSpinBox*>(d->overrides->cellWidget(r, 1))->setValue(rank);
+            return true;
+        }
+    }
+    d->addOverrideRow(layer, rank);
+    return true;
+}
+
+void CompressionPane::clearRankOverrides() {
+    d->overrides->setRowCount(0);
+    d->updateEnabled();
+}
+
+std::map<std::string, int> CompressionPane::rankOverrides() const { return d->overrideMap(); }
 
 }  // namespace qcw::ui

@@ -10,6 +10,7 @@
 #include "decompose/rank_search.h"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -34,6 +35,14 @@ public:
 
     void saveSettings(QSettings& settings) const override;
     void restoreSettings(QSettings& settings) override;
+
+    // Per-layer rank overrides (per-matrix methods: SVD, activation-aware SVD, tensor train,
+    // plugins): `layer` is a compressible tensor name without ".weight". The overridden layers
+    // get these ranks; the others keep their searched or uniform ranks, so the total moves.
+    // Returns false (and changes nothing) for an unknown layer or a rank outside [1, min(m, n)].
+    bool setRankOverride(const QString& layer, int rank);
+    void clearRankOverrides();
+    std::map<std::string, int> rankOverrides() const;
 
     bool isBusy() const;
     QString lastError() const;  // of the last job, empty when it succeeded or was cancelled

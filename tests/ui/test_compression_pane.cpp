@@ -18,6 +18,9 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QImage>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
@@ -238,6 +241,60 @@ private slots:
         QVERIFY2(finished.at(1).at(0).toBool(), qPrintable(finished.at(1).at(1).toString()));
         QVERIFY(QFileInfo::exists(outDir + QStringLiteral("/compression.json")));
         QVERIFY(!QFileInfo::exists(outDir + QStringLiteral("/stale.txt")));
+    }
+
+    void rankOverridesApply() {
+        auto w = openTiny();
+        auto* pane = paneOf(*w);
+        QTemporaryDir tmp;
+        QVERIFY(tmp.isValid());
+        const QString outDir = tmp.filePath(QStringLiteral("tiny-override"));
+        child<QLineEdit>(*w, "output-dir")->setText(outDir);
+        selectData(child<QComboBox>(*w, "method-combo"), "svd");
+        selectData(child<QComboBox>(*w, "solver-combo"), "");
+        const QString fc1 = QStringLiteral("model.layers.0.mlp.fc1");
+        QVERIFY(!pane->setRankOverride(QStringLiteral("model.layers.0.mlp.nope"), 3));  // unknown layer
+        QVERIFY(!pane->setRankOverride(fc1, 0));
+        QVERIFY(!pane->setRankOverride(fc1, 100000));  // above min(m, n)
+        QVERIFY(pane->rankOverrides().empty());
+        QVERIFY(pane->setRankOverride(fc1, 3));
+        QVERIFY(pane->setRankOverride(fc1, 2));  // the same layer again: updated, not added
+        QCOMPARE(child<QTableWidget>(*w, "rank-overrides")->rowCount(), 1);
+        QCOMPARE(pane->rankOverrides().at(fc1.toStdString()), 2);
+        QVERIFY(child<QTableWidget>(*w, "rank-overrides")->isEnabled());
+
+        QSignalSpy finished(pane, &CompressionPane::jobFinished);
+        pane->startCompression(false);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 120000);
+        QVERIFY2(finished.at(0).at(0).toBool(), qPrintable(finished.at(0).at(1).toString()));
+        auto* table = child<QTableWidget>(*w, "layer-results");
+        bool seen = false;
+        QString otherRank;
+        for (int r = 0; r < table->rowCount(); ++r) {
+            if (table->item(r, 0)->text() == fc1) {
+                QCOMPARE(table->item(r, 2)->text(), QStringLiteral("2"));
+                seen = true;
+            } else if (table->item(r, 0)->text() == QStringLiteral("model.layers.1.mlp.fc1")) {
+                otherRank = table->item(r, 2)->text();
+            }
+        }
+        QVERIFY(seen);
+        QVERIFY2(otherRank != QStringLiteral("2") && !otherRank.isEmpty(), qPrintable(otherRank));  // uniform elsewhere
+        QFile report(outDir + QStringLiteral("/compression.json"));
+        QVERIFY(report.open(QIODevice::ReadOnly));
+        bool inReport = false;
+        for (const auto& l : QJsonDocument::fromJson(report.readAll()).object().value("layers").toArray())
+            if (l.toObject().value("name").toString() == fc1) {
+                QCOMPARE(l.toObject().value("ranks").toArray().at(0).toInt(), 2);
+                inReport = true;
+            }
+        QVERIFY(inReport);
+
+        // Tensor methods have no per-matrix ranks: the overrides are disabled.
+        selectData(child<QComboBox>(*w, "method-combo"), "tucker");
+        QVERIFY(!child<QTableWidget>(*w, "rank-overrides")->isEnabled());
+        pane->clearRankOverrides();
+        QVERIFY(pane->rankOverrides().empty());
     }
 
     void settingsPersist() {
