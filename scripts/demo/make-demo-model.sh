@@ -10,7 +10,8 @@
 #
 # Usage: scripts/demo/make-demo-model.sh [STEPS]     (default 1100 steps of 8 x 256 tokens)
 # Environment: QCOMPRESS (default build/bin/qcompress), WORK (default /tmp/qcw-demo),
-#              THREADS (default: all cores). Interrupted? Run it again: training resumes from
+#              THREADS (default: all cores), DEVICE (default cpu; cuda on the GPU machine, with
+#              bf16 autocast: a qcompress built with benchmarks/gpu/run.sh's recipe). Interrupted? Run it again: training resumes from
 #              the newest checkpoint in $WORK/pretrain/checkpoints.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -45,7 +46,7 @@ if compgen -G "$work/pretrain/checkpoints/step-*" > /dev/null; then resume=(--re
 "$q" train --student "$work/init" --out "$work/pretrain" --data "$work/data" --steps "$steps" \
   --batch 8 --seq-len 256 --lr 1e-3 --min-lr 1e-4 --warmup 50 --weight-decay 0.1 --clip 1 \
   --eval-every 100 --eval-windows 64 --save-every 100 --seed 1 --threads "$threads" \
-  --export-dtype F16 --json "${resume[@]}" > "$work/pretrain-result.json"
+  --export-dtype F16 --device "${DEVICE:-cpu}" --json "${resume[@]}" > "$work/pretrain-result.json"
 
 # 5. Install: the exported 16-bit model replaces resources/models/demo-phi as a whole.
 mkdir -p "$(dirname "$out")"
