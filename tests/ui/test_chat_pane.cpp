@@ -26,6 +26,7 @@
 
 using qcw::test::child;
 using qcw::test::quietOptions;
+using qcw::test::shownWindow;
 
 using qcw::ui::ChatPane;
 using qcw::ui::ChatReply;
@@ -40,9 +41,7 @@ class TestChatPane : public QObject {
     Q_OBJECT
 
     std::unique_ptr<MainWindow> openModel(const QString& dir) {
-        auto w = std::make_unique<MainWindow>(quietOptions());
-        w->resize(1200, 800);
-        w->show();
+        auto w = shownWindow();
         w->openModel(dir);
         [&] { QTRY_VERIFY_WITH_TIMEOUT(w->session()->hasModel() && !w->session()->isLoading(), 20000); }();
         w->showPane(QStringLiteral("chat"));

@@ -51,6 +51,7 @@ using qcw::ui::MainWindow;
 using qcw::test::child;
 using qcw::test::LatencyProbe;
 using qcw::test::quietOptions;
+using qcw::test::shownWindow;
 
 using qcw::test::tinyDir;
 
@@ -80,9 +81,7 @@ class TestCompressionPane : public QObject {
     Q_OBJECT
 
     std::unique_ptr<MainWindow> openTiny() {
-        auto w = std::make_unique<MainWindow>(quietOptions());
-        w->resize(1200, 800);
-        w->show();
+        auto w = shownWindow();
         w->openModel(tinyDir());
         [&] { QTRY_VERIFY_WITH_TIMEOUT(w->session()->hasModel() && !w->session()->isLoading(), 20000); }();
         w->showPane(QStringLiteral("compression"));

@@ -48,6 +48,7 @@
 
 using qcw::test::child;
 using qcw::test::quietOptions;
+using qcw::test::shownWindow;
 using qcw::ui::DocumentsPane;
 using qcw::ui::MainWindow;
 
@@ -137,9 +138,7 @@ class TestDocumentsPane : public QObject {
     QString docs_;
 
     std::unique_ptr<MainWindow> window() {
-        auto w = std::make_unique<MainWindow>(quietOptions());
-        w->resize(1200, 800);
-        w->show();
+        auto w = shownWindow();
         w->showPane(QStringLiteral("documents"));
         return w;
     }

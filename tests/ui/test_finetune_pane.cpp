@@ -39,6 +39,7 @@
 using qcw::test::child;
 using qcw::test::LatencyProbe;
 using qcw::test::quietOptions;
+using qcw::test::shownWindow;
 using qcw::test::tinyDir;
 using qcw::ui::FineTunePane;
 using qcw::ui::FineTuneSettings;
@@ -71,9 +72,7 @@ class TestFineTunePane : public QObject {
     QString data_;
 
     std::unique_ptr<MainWindow> openTiny() {
-        auto w = std::make_unique<MainWindow>(quietOptions());
-        w->resize(1200, 800);
-        w->show();
+        auto w = shownWindow();
         w->openModel(tinyDir());
         [&] { QTRY_VERIFY_WITH_TIMEOUT(w->session()->hasModel() && !w->session()->isLoading(), 20000); }();
         w->showPane(QStringLiteral("fine-tuning"));

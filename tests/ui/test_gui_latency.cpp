@@ -26,6 +26,7 @@
 using qcw::test::child;
 using qcw::test::LatencyProbe;
 using qcw::test::quietOptions;
+using qcw::test::shownWindow;
 using qcw::test::tinyDir;
 using qcw::ui::CompressionPane;
 using qcw::ui::MainWindow;
@@ -40,9 +41,7 @@ class TestGuiLatency : public QObject {
     Q_OBJECT
 
     std::unique_ptr<MainWindow> open(const QString& dir, const QString& pane) {
-        auto w = std::make_unique<MainWindow>(quietOptions());
-        w->resize(1280, 820);
-        w->show();
+        auto w = shownWindow(1280, 820);
         w->showPane(pane);
         w->openModel(dir);
         [&] { QTRY_VERIFY_WITH_TIMEOUT(w->session()->hasModel() && !w->session()->isLoading(), 20000); }();

@@ -32,6 +32,7 @@
 
 using qcw::test::child;
 using qcw::test::quietOptions;
+using qcw::test::shownWindow;
 using qcw::test::tinyDir;
 using qcw::ui::MainWindow;
 using qcw::ui::ModelPane;
@@ -64,9 +65,7 @@ class TestModelSpectrum : public QObject {
     Q_OBJECT
 
     std::unique_ptr<MainWindow> openTiny() {
-        auto w = std::make_unique<MainWindow>(quietOptions());
-        w->resize(1280, 820);
-        w->show();
+        auto w = shownWindow(1280, 820);
         w->showPane(QStringLiteral("model"));
         w->openModel(tinyDir());
         [&] { QTRY_VERIFY_WITH_TIMEOUT(w->session()->hasModel() && !w->session()->isLoading(), 20000); }();

@@ -176,7 +176,7 @@ private slots:
         QVERIFY(f.open(QIODevice::ReadOnly));
         const QJsonObject j = QJsonDocument::fromJson(f.readAll()).object();
         QCOMPARE(j["method"].toString(), QStringLiteral("eigen-svd"));
-        auto* table = pane->findChild<QTableWidget*>();
+        auto* table = pane->findChild<QTableWidget*>(QStringLiteral("layer-results"));
         QVERIFY(table && table->rowCount() > 0);
         QCOMPARE(table->item(0, 1)->text(), QStringLiteral("eigen-svd"));
     }

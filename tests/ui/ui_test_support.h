@@ -1,4 +1,5 @@
 #pragma once
+#include <memory>
 #include <algorithm>
 // Set-up shared by the workbench's GUI tests.
 #include <QCoreApplication>
@@ -29,6 +30,14 @@ inline qcw::ui::MainWindow::Options quietOptions() {
     o.persistState = false;
     o.errorDialogs = false;
     return o;
+}
+
+// A main window of the test size, shown (offscreen), without dialogs or saved state.
+inline std::unique_ptr<qcw::ui::MainWindow> shownWindow(int width = 1200, int height = 800) {
+    auto w = std::make_unique<qcw::ui::MainWindow>(quietOptions());
+    w->resize(width, height);
+    w->show();
+    return w;
 }
 
 template <typename T>
