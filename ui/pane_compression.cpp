@@ -201,7 +201,6 @@ struct CompressionPane::Impl {
     double plotMin = std::numeric_limits<double>::infinity();
     double plotMax = -std::numeric_limits<double>::infinity();
     double plotLastX = 0;
-    std::shared_ptr<Feed> activeFeed;  // the running job's progress feed
     Jobs jobs;  // last: destroyed (cancelled and waited for) first
 
     void build();
@@ -769,7 +768,6 @@ void CompressionPane::Impl::start(bool withCompression, bool replace) {
     setBusy(true);
 
     auto feed = std::make_shared<Feed>();
-    activeFeed = feed;
     // The pane outlives the job: its Jobs cancels and waits for it on destruction, and Qt drops
     // queued calls to a deleted receiver.
     CompressionPane* target = q;
@@ -887,9 +885,6 @@ void CompressionPane::Impl::appendPoints(const std::vector<PlotPoint>& points) {
 
 void CompressionPane::Impl::finished(quint64 gen, Outcome<JobResult> out) {
     if (gen != generation) return;  // cancelled from the pane (already idle) or superseded
-    // The worker's last reports may still wait for a throttled flush: show them first.
-    if (activeFeed) flush(activeFeed, gen, true);
-    activeFeed.reset();
     setBusy(false);
     if (out.cancelled) {
         progress->setRange(0, 1);

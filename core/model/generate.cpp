@@ -182,7 +182,7 @@ std::vector<std::vector<std::int64_t>> generate(const PhiModel& model,
         idsBuf.copy_(at::from_blob(next.data(), {B, 1}, lopts));
         if (graph) {
             graph->replay();
-        } else if (wantGraph && k > eagerSteps && st.cudaGraphNote.empty()) {
+        } else if (wantGraph && k > eagerSteps) {
             graph = cuda::capture(step, &st.cudaGraphNote);
             if (!graph) fail("CUDA graph", "recording the decode step failed (" + st.cudaGraphNote +
                                                "); set QCW_CUDA_GRAPHS=0 or pass --no-cuda-graphs");
