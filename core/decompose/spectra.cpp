@@ -8,7 +8,31 @@
 
 #include <c10/core/InferenceMode.h>
 
+#include <limits>
+
 namespace qcw {
+
+namespace {
+
+int numericalRank(const std::vector<double>& s, std::int64_t rows, std::int64_t cols) {
+    if (s.empty()) return 0;
+    const double tol = s.front() * double(std::max(rows, cols)) * double(std::numeric_limits<float>::epsilon());
+    int r = 0;
+    for (double v : s) r += v > tol ? 1 : 0;
+    return r;
+}
+
+MatrixSpectrum spectrumOf(const std::string& name, const std::string& storage, const at::Tensor& w) {
+    MatrixSpectrum s;
+    s.name = name;
+    s.storage = storage;
+    s.singularValues = singularValues(w);
+    s.stats = spectralStats(s.singularValues, w.size(0), w.size(1));
+    s.numericalRank = numericalRank(s.singularValues, w.size(0), w.size(1));
+    return s;
+}
+
+}  // namespace
 
 std::vector<MatrixSpectrum> computeSpectra(const std::string& modelDir, const std::string& filter, const RunContext& ctx) {
     c10::InferenceMode guard;
@@ -23,11 +47,7 @@ std::vector<MatrixSpectrum> computeSpectra(const std::string& modelDir, const st
         const TensorView* v = ckpt.find(todo[i]->name);
         at::Tensor w = tensorFromView(*v, at::kFloat, at::kCPU);
         ckpt.fileOf(v->name)->release(*v);
-        MatrixSpectrum s;
-        s.name = v->name;
-        s.singularValues = singularValues(w);
-        s.stats = spectralStats(s.singularValues, w.size(0), w.size(1));
-        out.push_back(std::move(s));
+        out.push_back(spectrumOf(v->name, "dense", w));
         ctx.report("spectra", static_cast<long long>(i + 1), static_cast<long long>(todo.size()), {}, v->name);
     }
     return out;
@@ -39,6 +59,19 @@ MatrixSpectrum computeMatrixSpectrum(const std::string& modelDir, const std::str
     ctx.checkCancelled();
     Checkpoint ckpt = Checkpoint::open(modelDir);
     const TensorView* v = ckpt.find(tensorName);
+    const std::string suffix = ".weight";
+    if (!v && tensorName.size() > suffix.size() &&
+        tensorName.compare(tensorName.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        // A factorized layer: rebuild its dense matrix from its factors alone.
+        const std::string layer = tensorName.substr(0, tensorName.size() - suffix.size());
+        for (const char* part : {".lowrank_left", ".tucker_core", ".tt_core_0", ".qweight"}) {
+            if (!ckpt.find(layer + part)) continue;
+            auto op = loadLinear(ckpt, layer, LoadOptions().withDtype("float32"), ctx);
+            at::Tensor w = op->denseWeight().to(at::kFloat);
+            ctx.checkCancelled();
+            return spectrumOf(tensorName, op->method(), w);
+        }
+    }
     if (!v) fail("spectrum", "no tensor '" + tensorName + "' in " + modelDir);
     if (v->shape.size() != 2) {
         std::string shape;
@@ -48,11 +81,7 @@ MatrixSpectrum computeMatrixSpectrum(const std::string& modelDir, const std::str
     at::Tensor w = tensorFromView(*v, at::kFloat, at::kCPU);
     ckpt.fileOf(v->name)->release(*v);
     ctx.checkCancelled();
-    MatrixSpectrum s;
-    s.name = v->name;
-    s.singularValues = singularValues(w);
-    s.stats = spectralStats(s.singularValues, w.size(0), w.size(1));
-    return s;
+    return spectrumOf(v->name, "dense", w);
 }
 
 }  // namespace qcw

@@ -10,8 +10,13 @@ namespace qcw {
 
 struct MatrixSpectrum {
     std::string name;                    // tensor name, e.g. model.layers.0.mlp.fc1.weight
-    std::vector<double> singularValues;  // descending
+    std::string storage = "dense";       // how the checkpoint stores it: dense, or the factorized
+                                         // layer's method (svd, tucker, tt, int8, lowrank-int8)
+    std::vector<double> singularValues;  // descending, all min(rows, cols) of them
     SpectralStats stats;
+    // Singular values above s_max * max(rows, cols) * eps(float32): the rank the matrix has in
+    // the float32 arithmetic it was computed in (the rest is rounding noise).
+    int numericalRank = 0;
 };
 
 // Spectra of every compressible matrix whose name contains `filter` (empty: all). Reads one
@@ -20,8 +25,11 @@ std::vector<MatrixSpectrum> computeSpectra(const std::string& modelDir, const st
                                            const RunContext& ctx = RunContext::none());
 
 // The spectrum of one 2-D tensor named exactly `tensorName` (any matrix: embeddings and
-// lm_head too). Throws qcw::Error (one line) when the model has no such tensor or it is not a
-// matrix; qcw::Cancelled when `ctx` is cancelled before the decomposition starts.
+// lm_head too). In a compressed snapshot, "<layer>.weight" of a factorized layer (low-rank,
+// Tucker, tensor-train or int8) is the dense matrix its factors rebuild: only that layer's
+// tensors are read, never the whole model. Throws qcw::Error (one line) when the model has no
+// such tensor or it is not a matrix; qcw::Cancelled when `ctx` is cancelled before the
+// decomposition starts.
 MatrixSpectrum computeMatrixSpectrum(const std::string& modelDir, const std::string& tensorName,
                                      const RunContext& ctx = RunContext::none());
 

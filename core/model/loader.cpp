@@ -120,30 +120,27 @@ std::map<std::string, std::string> tuckerGroups(const std::string& dir) {
     return out;
 }
 
-}  // namespace
+// Builds one linear map (dense, int8, low-rank, Tucker or tensor-train) from its tensors.
+// Tucker bases are shared within a group: the first member built fetches them and owns them.
+class LinearBuilder {
+public:
+    LinearBuilder(const Checkpoint& ckpt, Fetcher& f, at::Device device)
+        : ckpt(ckpt), f(f), device(device), groups(tuckerGroups(ckpt.dir())) {}
 
-PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const RunContext& ctx) {
-    PhiModel m;
-    m.config = ckpt.config();
-    m.device = parseDevice(opts.device);
-    m.dtype = parseComputeDtype(opts.dtype, m.device);
-    const PhiConfig& c = m.config;
-    const std::int64_t H = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize, hd = c.headDim();
-    const std::int64_t kv = static_cast<std::int64_t>(c.numKvHeads) * hd;
-
-    Fetcher f{ckpt, m.dtype, m.device, ctx};
-    f.total = ckpt.tensors().size();
-    const auto groups = tuckerGroups(ckpt.dir());
-    std::map<std::string, std::shared_ptr<TuckerBases>> bases;
-    auto mismatch = [&](const std::string& name, const std::string& what) -> void {
+    [[noreturn]] void mismatch(const std::string& name, const std::string& what) const {
         fail(ckpt.dir(), "factorized layer '" + name + "': " + what);
-    };
-    auto linear = [&](const std::string& name, std::int64_t out, std::int64_t in) -> std::shared_ptr<LinearOp> {
+    }
+    bool stored(const std::string& name) const {
+        return f.has(name + ".weight") || f.has(name + ".lowrank_left") || f.has(name + ".tucker_core") ||
+               f.has(name + ".tt_core_0") || f.has(name + ".qweight");
+    }
+
+    std::shared_ptr<LinearOp> build(const std::string& name, std::int64_t out, std::int64_t in) {
         if (f.has(name + ".qweight")) {
             const TensorView* v = ckpt.find(name + ".qweight");
             if (v->dtype != DType::I8 || v->shape != std::vector<std::int64_t>{out, in})
                 mismatch(name, "int8 weight must be I8 [" + std::to_string(out) + ", " + std::to_string(in) + "]");
-            at::Tensor q = tensorFromView(*v, at::kChar, m.device);
+            at::Tensor q = tensorFromView(*v, at::kChar, device);
             ckpt.fileOf(v->name)->release(*v);
             at::Tensor scale = f.getAny(name + ".qscale", 1).to(at::kFloat);
             if (scale.size(0) != out) mismatch(name, "needs one int8 scale per output channel");
@@ -158,7 +155,7 @@ PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const Run
             auto int8Of = [&](const std::string& t) {
                 const TensorView* v = ckpt.find(t);
                 if (!v || v->dtype != DType::I8 || v->shape.size() != 2) mismatch(name, t + " must be a 2-D I8 tensor");
-                at::Tensor q = tensorFromView(*v, at::kChar, m.device);
+                at::Tensor q = tensorFromView(*v, at::kChar, device);
                 ckpt.fileOf(v->name)->release(*v);
                 return q;
             };
@@ -201,7 +198,31 @@ PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const Run
         if (tt->inFeatures() != in || tt->outFeatures() != out)
             mismatch(name, "tensor-train cores do not form a [" + std::to_string(out) + ", " + std::to_string(in) + "] map");
         return tt;
-    };
+    }
+
+private:
+    const Checkpoint& ckpt;
+    Fetcher& f;
+    at::Device device;
+    std::map<std::string, std::string> groups;
+    std::map<std::string, std::shared_ptr<TuckerBases>> bases;
+};
+
+}  // namespace
+
+PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const RunContext& ctx) {
+    PhiModel m;
+    m.config = ckpt.config();
+    m.device = parseDevice(opts.device);
+    m.dtype = parseComputeDtype(opts.dtype, m.device);
+    const PhiConfig& c = m.config;
+    const std::int64_t H = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize, hd = c.headDim();
+    const std::int64_t kv = static_cast<std::int64_t>(c.numKvHeads) * hd;
+
+    Fetcher f{ckpt, m.dtype, m.device, ctx};
+    f.total = ckpt.tensors().size();
+    LinearBuilder builder{ckpt, f, m.device};
+    auto linear = [&](const std::string& name, std::int64_t out, std::int64_t in) { return builder.build(name, out, in); };
     auto norm = [&](const std::string& name, std::int64_t n) {
         LayerNormWeights w;
         w.weight = f.get(name + ".weight", {n});
@@ -227,8 +248,7 @@ PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const Run
         m.blocks.push_back(std::move(b));
     }
     m.finalLayerNorm = norm("model.final_layernorm", H);
-    if (f.has("lm_head.weight") || f.has("lm_head.lowrank_left") || f.has("lm_head.tucker_core") || f.has("lm_head.tt_core_0") ||
-        f.has("lm_head.qweight")) {
+    if (builder.stored("lm_head")) {
         m.lmHead = linear("lm_head", V, H);
     } else if (c.tieWordEmbeddings) {
         at::Tensor bias = f.has("lm_head.bias") ? f.get("lm_head.bias", {V}) : at::Tensor();
@@ -239,6 +259,42 @@ PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const Run
     // Unknown tensors are tolerated (e.g. rotary buffers of old exports) but not silently:
     // they are simply not part of PhiForCausalLM.
     return m;
+}
+
+std::pair<std::int64_t, std::int64_t> linearShape(const PhiConfig& c, const std::string& module) {
+    const std::int64_t H = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize;
+    const std::int64_t kv = static_cast<std::int64_t>(c.numKvHeads) * c.headDim();
+    if (module == "lm_head") return {V, H};
+    const std::string prefix = "model.layers.";
+    if (module.rfind(prefix, 0) == 0) {
+        const std::size_t dot = module.find('.', prefix.size());
+        const std::string index = module.substr(prefix.size(), dot == std::string::npos ? std::string::npos : dot - prefix.size());
+        const bool digits = !index.empty() && index.size() < 6 &&
+                            index.find_first_not_of("0123456789") == std::string::npos;
+        if (digits && std::stoi(index) < c.numLayers && dot != std::string::npos) {
+            const std::string kind = module.substr(dot + 1);
+            if (kind == "self_attn.q_proj" || kind == "self_attn.dense") return {H, H};
+            if (kind == "self_attn.k_proj" || kind == "self_attn.v_proj") return {kv, H};
+            if (kind == "mlp.fc1") return {I, H};
+            if (kind == "mlp.fc2") return {H, I};
+        }
+    }
+    fail(module, "is not a linear map of this model (expected model.layers.N.self_attn.q_proj|k_proj|v_proj|dense, "
+                 "model.layers.N.mlp.fc1|fc2 or lm_head)");
+}
+
+std::shared_ptr<LinearOp> loadLinear(const Checkpoint& ckpt, const std::string& module, const LoadOptions& opts,
+                                     const RunContext& ctx) {
+    const at::Device device = parseDevice(opts.device);
+    const at::ScalarType dtype = parseComputeDtype(opts.dtype, device);
+    const auto [out, in] = linearShape(ckpt.config(), module);
+    Fetcher f{ckpt, dtype, device, ctx};
+    LinearBuilder builder{ckpt, f, device};
+    if (module == "lm_head" && !builder.stored(module) && ckpt.config().tieWordEmbeddings) {
+        at::Tensor bias = f.has("lm_head.bias") ? f.get("lm_head.bias", {out}) : at::Tensor();
+        return std::make_shared<DenseLinear>(f.get("model.embed_tokens.weight", {out, in}), bias);
+    }
+    return builder.build(module, out, in);
 }
 
 }  // namespace qcw

@@ -6,6 +6,9 @@
 #include "io/checkpoint.h"
 #include "model/phi_model.h"
 
+#include <memory>
+#include <utility>
+
 namespace qcw {
 
 struct LoadOptions {
@@ -21,6 +24,17 @@ at::ScalarType toScalarType(DType t);
 
 // Copies one tensor out of the map as a contiguous tensor of `dtype` on `device`.
 at::Tensor tensorFromView(const TensorView& v, at::ScalarType dtype, at::Device device);
+
+// The [out, in] shape of a linear map of a PhiForCausalLM with this config: `module` is
+// model.layers.N.self_attn.{q_proj,k_proj,v_proj,dense}, model.layers.N.mlp.{fc1,fc2} or
+// lm_head. Throws qcw::Error naming `module` otherwise.
+std::pair<std::int64_t, std::int64_t> linearShape(const PhiConfig& config, const std::string& module);
+
+// One linear map of a checkpoint, built alone, without loading the rest of the model: dense,
+// int8, low-rank, Tucker (with its group's shared bases) or tensor-train, validated exactly as
+// loadPhiModel validates it. A tied lm_head is the embedding matrix.
+std::shared_ptr<LinearOp> loadLinear(const Checkpoint& ckpt, const std::string& module, const LoadOptions& opts = {},
+                                     const RunContext& ctx = RunContext::none());
 
 PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts = {}, const RunContext& ctx = RunContext::none());
 

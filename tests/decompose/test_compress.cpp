@@ -96,6 +96,41 @@ private slots:
         QVERIFY2(bytes < 1.05 * 4.0 * double(r.paramsAfter) + 16384, qPrintable(QString::number(bytes)));
         QCOMPARE(inspectModel(out).params, r.paramsAfter);
         QVERIFY(inspectModel(out).compressed);
+        // One layer alone (loadLinear) is the layer of the whole reloaded model, and the spectrum
+        // of a factorized layer is that of the matrix its factors rebuild.
+        {
+            const auto afterOps = reloaded.linearOps();
+            const auto beforeOps = original.linearOps();
+            for (const auto& l : r.layers) {
+                std::size_t i = 0;
+                while (i < afterOps.size() && afterOps[i].first != l.name) ++i;
+                QVERIFY2(i < afterOps.size(), l.name.c_str());
+                const at::Tensor whole = (*afterOps[i].second)->denseWeight();
+                const auto alone = loadLinear(ck, l.name);
+                QCOMPARE(alone->method(), (*afterOps[i].second)->method());
+                QCOMPARE((alone->denseWeight() - whole).abs().max().item<double>(), 0.0);
+                const MatrixSpectrum s = computeMatrixSpectrum(out, l.name + ".weight");
+                QCOMPARE(s.storage, alone->method());
+                const auto oracle = singularValues(whole);
+                QCOMPARE(s.singularValues.size(), oracle.size());
+                for (std::size_t k = 0; k < oracle.size(); ++k)
+                    QVERIFY(std::fabs(s.singularValues[k] - oracle[k]) <= 1e-6 * oracle[0]);
+                if (l.method == "svd") {
+                    // Truncated SVD keeps the leading singular values and drops the rest.
+                    QCOMPARE(s.numericalRank, l.ranks.at(0));
+                    const auto before = singularValues((*beforeOps[i].second)->denseWeight());
+                    for (int k = 0; k < l.ranks[0]; ++k)
+                        QVERIFY2(std::fabs(s.singularValues[std::size_t(k)] - before[std::size_t(k)]) <= 1e-4 * before[0],
+                                 qPrintable(QString("%1 s_%2").arg(l.name.c_str()).arg(k)));
+                }
+                if (!calibrate && (l.method == "svd" || l.method == "tucker")) {
+                    // Uncalibrated, both are orthogonal projections: ||W'||^2 = ||W||^2 - ||W - W'||^2.
+                    const double before = computeMatrixSpectrum(kTiny, l.name + ".weight").stats.frobeniusSq;
+                    QVERIFY2(std::fabs(s.stats.frobeniusSq - before * (1 - l.relError * l.relError)) <= 1e-4 * before,
+                             qPrintable(QString("%1: %2 vs %3").arg(l.name.c_str()).arg(s.stats.frobeniusSq).arg(before * (1 - l.relError * l.relError))));
+                }
+            }
+        }
         // The reported weight error is the real one (the fast path derives it from singular values).
         {
             auto before = original.linearOps();
@@ -314,6 +349,13 @@ private slots:
         qcw::RunContext cancelled;
         cancelled.cancel();
         QVERIFY_THROWS_EXCEPTION(qcw::Cancelled, qcw::computeMatrixSpectrum(kTiny, "lm_head.weight", cancelled));
+        QCOMPARE(qcw::computeMatrixSpectrum(kTiny, "lm_head.weight").storage, std::string("dense"));
+        // loadLinear names what it cannot build.
+        const Checkpoint ck = Checkpoint::open(kTiny);
+        QVERIFY(errorOf([&] { loadLinear(ck, "model.layers.9.mlp.fc1"); }).contains("model.layers.9.mlp.fc1: is not a linear map"));
+        QVERIFY(errorOf([&] { loadLinear(ck, "model.layers.0.mlp"); }).contains("is not a linear map"));
+        QVERIFY(errorOf([&] { loadLinear(ck, "model.layers.x.mlp.fc1"); }).contains("is not a linear map"));
+        QCOMPARE(loadLinear(ck, "model.layers.1.mlp.fc2")->inFeatures(), std::int64_t(256));
     }
 };
 
