@@ -73,6 +73,7 @@ QCW_COMMAND(10) {
                     sp.push_back({{"name", m.name}, {"entropy", m.stats.entropy}, {"effective_rank", m.stats.effectiveRank},
                                   {"stable_rank", m.stats.stableRank}, {"alpha", m.stats.alpha},
                                   {"mp_bulk_edge", m.stats.mpBulkEdge}, {"mp_spikes", m.stats.spikes},
+                                  {"storage", m.storage}, {"numerical_rank", m.numericalRank},
                                   {"singular_values", m.singularValues}});
             }
             qcw::cli::printJson(j);
@@ -89,10 +90,12 @@ QCW_COMMAND(10) {
                     human(fp32.total()).c_str(), human(fp16.total()).c_str(), human(fp32.weightsBytes).c_str(),
                     human(fp16.weightsBytes).c_str());
         if (o->spectra) {
-            std::printf("\n%-48s %9s %9s %9s %7s %6s\n", "matrix", "entropy", "eff.rank", "st.rank", "alpha", "spikes");
+            std::printf("\n%-48s %-8s %9s %9s %9s %7s %6s %6s\n", "matrix", "storage", "entropy", "eff.rank", "st.rank",
+                        "alpha", "spikes", "rank");
             for (const auto& m : qcw::computeSpectra(o->model, o->filter, qcw::cli::interruptibleContext()))
-                std::printf("%-48s %9.3f %9.1f %9.1f %7.2f %6d\n", m.name.c_str(), m.stats.entropy, m.stats.effectiveRank,
-                            m.stats.stableRank, m.stats.alpha, m.stats.spikes);
+                std::printf("%-48s %-8s %9.3f %9.1f %9.1f %7.2f %6d %6d\n", m.name.c_str(), m.storage.c_str(),
+                            m.stats.entropy, m.stats.effectiveRank, m.stats.stableRank, m.stats.alpha, m.stats.spikes,
+                            m.numericalRank);
             return;
         }
         std::printf("\n%-48s %-10s %-14s %12s %-5s %s\n", "tensor", "kind", "shape", "params", "dtype", "compressible");

@@ -13,13 +13,14 @@ struct MatrixSpectrum {
     std::string storage = "dense";       // how the checkpoint stores it: dense, or the factorized
                                          // layer's method (svd, tucker, tt, int8, lowrank-int8)
     std::vector<double> singularValues;  // descending, all min(rows, cols) of them
-    SpectralStats stats;
+    SpectralStats stats;                 // of the first numericalRank values
     // Singular values above s_max * max(rows, cols) * eps(float32): the rank the matrix has in
     // the float32 arithmetic it was computed in (the rest is rounding noise).
     int numericalRank = 0;
 };
 
-// Spectra of every compressible matrix whose name contains `filter` (empty: all). Reads one
+// Spectra of every compressible matrix whose name contains `filter` (empty: all); in a
+// compressed snapshot also of every factorized layer, as "<layer>.weight" (see below). Reads one
 // tensor at a time from the memory map and releases it afterwards.
 std::vector<MatrixSpectrum> computeSpectra(const std::string& modelDir, const std::string& filter = {},
                                            const RunContext& ctx = RunContext::none());

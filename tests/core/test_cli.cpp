@@ -102,6 +102,28 @@ private slots:
         QJsonObject rep = QJsonDocument::fromJson(c.out.toUtf8()).object();
         QCOMPARE(rep["solver"].toString(), QString("exact"));
         QVERIFY(rep["params_after"].toInteger() <= qint64(0.5 * 190976));
+        // Spectra of the compressed snapshot: each factorized layer's rebuilt matrix has the rank
+        // it was given, and the dense embedding is listed as before.
+        Run sp = qcompress({"inspect", tmp.filePath("c"), "--json", "--spectra"});
+        QVERIFY2(sp.code == 0, qPrintable(sp.err));
+        QMap<QString, int> ranks;
+        for (const auto& l : rep["layers"].toArray())
+            ranks[l.toObject()["name"].toString() + ".weight"] = l.toObject()["ranks"].toArray()[0].toInt();
+        QCOMPARE(ranks.size(), 19);
+        int factorized = 0;
+        for (const auto& v : QJsonDocument::fromJson(sp.out.toUtf8()).object()["spectra"].toArray()) {
+            const QJsonObject m = v.toObject();
+            const QString name = m["name"].toString();
+            if (name == "model.embed_tokens.weight") {
+                QCOMPARE(m["storage"].toString(), QString("dense"));
+                continue;
+            }
+            QVERIFY2(ranks.contains(name), qPrintable(name));
+            QCOMPARE(m["storage"].toString(), QString("svd"));
+            QCOMPARE(m["numerical_rank"].toInt(), ranks[name]);
+            ++factorized;
+        }
+        QCOMPARE(factorized, 19);
         Run q = qcompress({"ranks", kTiny, "--target-params", "0.5", "--solver", "qaoa"});
         QVERIFY(q.code > 0);
         // Progress lines may come first; the error is the last line, alone.
