@@ -48,6 +48,14 @@ RankSearchResult searchRanks(const std::string& modelDir, const RankSearchOption
                  " of the parameters");
     SolverOptions so = SolverOptions().solver(o.solver);
     so.anneal(AnnealOptions().seed(o.seed)).sqa(SqaOptions().seed(o.seed)).qaoa(QaoaOptions().seed(o.seed));
+    if (o.onAllocation)
+        so.observer([&problem, &o](const SolverEvent& e) {
+            if (e.allocation.size() != problem.groups.size()) return;  // qaoa's angle steps, the DP's sweeps
+            const auto ranks = problem.ranks(e.allocation);
+            std::map<std::string, int> named;
+            for (std::size_t g = 0; g < ranks.size(); ++g) named[problem.groups[g].name] = ranks[g];
+            o.onAllocation(named, e.iteration);
+        });
     RankSolution sol = solveRanks(problem, so, ctx);
 
     RankSearchResult r;

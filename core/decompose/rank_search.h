@@ -6,6 +6,7 @@
 #include "common/run_context.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,6 +19,10 @@ struct RankSearchOptions {
     std::uint64_t seed = 1;
     bool includeLmHead = true;
     int candidatesPerGroup = 48;    // rank grid resolution
+    // Called on the searching thread with the solver's current allocation (group -> rank)
+    // each time the solver reports one: the annealers' current state (it may exceed the budget
+    // until they settle), greedy's, and the exact solver's answer at its end.
+    std::function<void(const std::map<std::string, int>& ranks, long long iteration)> onAllocation;
 };
 
 struct RankSearchResult {

@@ -4,6 +4,7 @@
 #include "decompose/compress.h"
 #include "decompose/compress_api.h"
 #include "decompose/decompose.h"
+#include "decompose/rank_search.h"
 #include "decompose/spectra_api.h"
 #include "io/checkpoint.h"
 #include "io/inventory.h"
@@ -317,6 +318,30 @@ private slots:
         QVERIFY(errorOf([&] { compressModel(m, ok); }).contains("NaN"));
         // Nothing was left behind by the failed runs.
         QVERIFY(!fs::exists(tmp.filePath("a").toStdString()));
+    }
+
+    // searchRanks shows its solver's allocation as it goes: ranks per group, every call; the
+    // exact solver's last one is its answer; the annealer's move.
+    void rankSearchReportsAllocations() {
+        for (const char* solver : {"exact", "anneal"}) {
+            RankSearchOptions o;
+            o.keepFraction = 0.5;
+            o.solver = solver;
+            std::vector<std::map<std::string, int>> seen;
+            o.onAllocation = [&](const std::map<std::string, int>& ranks, long long) { seen.push_back(ranks); };
+            RunContext ctx;
+            const RankSearchResult r = searchRanks(kTiny, o, ctx);
+            QVERIFY2(!seen.empty(), solver);
+            for (const auto& a : seen) {
+                QCOMPARE(a.size(), r.ranks.size());
+                for (const auto& [group, rank] : a) {
+                    QVERIFY2(r.ranks.count(group), group.c_str());
+                    QVERIFY(rank >= 1 && rank <= 64);
+                }
+            }
+            if (std::string(solver) == "exact") QCOMPARE(seen.back(), r.ranks);
+            else QVERIFY2(seen.size() > 2 && seen.front() != seen.back(), "the annealer's state never moved");
+        }
     }
 
     // computeMatrixSpectrum: one tensor by exact name, the same values as computeSpectra,
