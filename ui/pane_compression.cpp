@@ -4,10 +4,12 @@
 #include "ui/format.h"
 #include "ui/model_session.h"
 #include "ui/plugins.h"
+#include "ui/progress_feed.h"
 #include "ui/rank_heatmap.h"
 #include "ui/decomposition_plugin.h"
 
 #include "common/error.h"
+#include "decompose/spectra_api.h"
 #include "io/inventory.h"
 
 #include <QAction>
@@ -36,18 +38,15 @@
 #include <QTableWidget>
 #include <QTabWidget>
 #include <QSpinBox>
-#include <QTimer>
 #include <QToolButton>
 #include <QVBoxLayout>
 
 #include <qcustomplot.h>
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <limits>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <vector>
@@ -56,10 +55,9 @@ namespace qcw::ui {
 
 namespace {
 
-constexpr int kMinFlushMs = 33;             // at most ~30 UI updates a second
-// Plot points a worker may buffer between two flushes. The solvers report about a hundred
-// points a run; a flood beyond this keeps overwriting the newest point instead.
-constexpr std::size_t kMaxBufferedPoints = 2000;
+// The stage of the feed's entries that carry the solver's current allocation (group -> rank in
+// the metrics); the pane makes them, they never reach the core's progress.
+const char* const kAllocationStage = "allocation";
 
 struct MethodItem {
     const char* id;
@@ -130,21 +128,17 @@ struct PlotPoint {
     double iteration = 0, energy = 0, best = 0;
 };
 
-// What a worker has reported since the GUI last looked. The worker appends under the mutex
-// and posts one flush at a time (pending); the GUI takes everything at once.
-struct Feed {
-    std::mutex mutex;
-    std::optional<qcw::Progress> latest;
-    std::vector<PlotPoint> points;
-    std::atomic<bool> pending{false};
-};
-
 // What a job hands back.
 struct JobResult {
     std::optional<qcw::RankSearchResult> search;
     std::optional<qcw::CompressionReport> report;
     QString outDir;
     double seconds = 0;
+};
+
+// The two spectra of one layer: the original's and the compressed snapshot's.
+struct SpectrumPair {
+    qcw::MatrixSpectrum before, after;
 };
 
 }  // namespace
@@ -189,6 +183,10 @@ struct CompressionPane::Impl {
     QCPItemStraightLine* uniformLine = nullptr;
     QTableWidget* table = nullptr;
     QLabel* summary = nullptr;
+    QWidget* compareTab = nullptr;
+    QCustomPlot* compare = nullptr;
+    QCPItemStraightLine* compareRankLine = nullptr;
+    QLabel* compareSummary = nullptr;
     QPointer<QMessageBox> confirmBox;
 
     bool busy = false;
@@ -196,11 +194,15 @@ struct CompressionPane::Impl {
     quint64 generation = 0;
     QString lastError;
     QString lastOutDir;
-    QElapsedTimer sinceFlush;
+    QString lastSourceDir;   // the model lastOutDir was compressed from
+    quint64 compareGeneration = 0;
+    QString comparedLayer;
+    std::shared_ptr<ProgressFeed> feed;  // of the running job
     QElapsedTimer jobClock;
     double plotMin = std::numeric_limits<double>::infinity();
     double plotMax = -std::numeric_limits<double>::infinity();
     double plotLastX = 0;
+    Jobs spectrumJobs;
     Jobs jobs;  // last: destroyed (cancelled and waited for) first
 
     void build();
@@ -222,8 +224,11 @@ struct CompressionPane::Impl {
     bool modelUsable() const;
 
     void start(bool withCompression, bool replace);
-    void flush(const std::shared_ptr<Feed>& feed, quint64 gen, bool force);
+    void applyBatch(const std::vector<qcw::Progress>& batch);
     void applyProgress(const qcw::Progress& p);
+    void showAllocation(const qcw::Progress& p);
+    void clearComparison();
+    void showComparison(const QString& layer, const SpectrumPair& pair);
     void appendPoints(const std::vector<PlotPoint>& points);
     void clearPlot();
     void finished(quint64 gen, Outcome<JobResult> out);
@@ -309,6 +314,7 @@ void CompressionPane::startCompression(bool confirmReplace) {
 void CompressionPane::cancel() {
     if (!d->busy) return;
     d->jobs.cancelAll();  // the worker stops at its next check; its result is dropped
+    if (d->feed) d->feed->close();
     ++d->generation;
     d->lastError.clear();
     d->setBusy(false);
@@ -570,6 +576,44 @@ QWidget* CompressionPane::Impl::buildResults() {
     views->setObjectName(QStringLiteral("result-views"));
     views->addTab(plot, CompressionPane::tr("Search"));
     views->addTab(heatmap, CompressionPane::tr("Ranks per layer"));
+
+    // Before / after: the original's singular values and those of the matrix the compressed
+    // layer's factors rebuild, for the layer selected in the results table.
+    compareTab = new QWidget;
+    compareTab->setObjectName(QStringLiteral("spectrum-compare-tab"));
+    auto* cv = new QVBoxLayout(compareTab);
+    cv->setContentsMargins(0, 0, 0, 0);
+    compare = new QCustomPlot;
+    compare->setObjectName(QStringLiteral("spectrum-compare"));
+    compare->setMinimumHeight(160);
+    compare->setNoAntialiasingOnDrag(true);
+    compare->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    compare->addGraph();
+    compare->graph(0)->setName(CompressionPane::tr("original"));
+    compare->graph(0)->setPen(QPen(QColor(0x9e, 0x9e, 0x9e), 1.6));
+    compare->graph(0)->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 3));
+    compare->addGraph();
+    compare->graph(1)->setName(CompressionPane::tr("compressed"));
+    compare->graph(1)->setPen(QPen(QColor(0x1e, 0x88, 0xe5), 1.6));
+    compare->graph(1)->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 3));
+    compare->xAxis->setLabel(CompressionPane::tr("index i"));
+    compare->yAxis->setLabel(CompressionPane::tr("singular value s_i"));
+    compare->yAxis->setScaleType(QCPAxis::stLogarithmic);
+    compare->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    compare->yAxis->setNumberFormat(QStringLiteral("eb"));
+    compare->yAxis->setNumberPrecision(0);
+    compare->legend->setVisible(true);
+    compare->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    compareRankLine = new QCPItemStraightLine(compare);
+    compareRankLine->setPen(QPen(QColor(0x43, 0xa0, 0x47), 1.4, Qt::DashLine));
+    compareRankLine->setVisible(false);
+    cv->addWidget(compare, 1);
+    compareSummary = new QLabel;
+    compareSummary->setObjectName(QStringLiteral("spectrum-compare-summary"));
+    compareSummary->setWordWrap(true);
+    compareSummary->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    cv->addWidget(compareSummary);
+    views->addTab(compareTab, CompressionPane::tr("Spectrum before / after"));
     split->addWidget(views);
 
     auto* bottom = new QWidget;
@@ -594,6 +638,11 @@ QWidget* CompressionPane::Impl::buildResults() {
     for (int c = 1; c < table->columnCount(); ++c)
         table->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
     v->addWidget(table, 1);
+    QObject::connect(table, &QTableWidget::currentCellChanged, q, [this](int row) {
+        if (row < 0 || busy || !table->item(row, 0)) return;
+        const QString layer = table->item(row, 0)->text();
+        if (layer != comparedLayer) q->compareSpectra(layer);
+    });
     split->addWidget(bottom);
     split->setStretchFactor(0, 1);
     split->setStretchFactor(1, 1);
@@ -616,6 +665,8 @@ void CompressionPane::Impl::onModelChanged() {
     clearPlot();
     overrides->setRowCount(0);  // layer names belong to the previous model
     lastOutDir.clear();
+    lastSourceDir.clear();
+    clearComparison();
     status->setText(CompressionPane::tr("Idle."));
     progress->setRange(0, 1);
     progress->setValue(0);
@@ -764,39 +815,31 @@ void CompressionPane::Impl::start(bool withCompression, bool replace) {
     status->setText(withCompression ? CompressionPane::tr("Starting the compression …")
                                     : CompressionPane::tr("Starting the rank search …"));
     jobClock.start();
-    sinceFlush.invalidate();
     setBusy(true);
+    clearComparison();
+    if (withCompression) lastSourceDir = session->directory();
 
-    auto feed = std::make_shared<Feed>();
+    // Every report of the worker reaches applyBatch in order, in batches at most ~30 times a
+    // second (ProgressFeed). A superseded or cancelled job's feed is closed.
+    if (feed) feed->close();
+    feed = ProgressFeed::create(q, [this, gen](const std::vector<qcw::Progress>& batch) {
+        if (gen == generation) applyBatch(batch);
+    });
+    std::shared_ptr<ProgressFeed> jobFeed = feed;
+    ro.onAllocation = [jobFeed](const std::map<std::string, int>& ranks, long long iteration) {
+        qcw::Progress p;
+        p.stage = kAllocationStage;
+        p.step = iteration;
+        for (const auto& [group, rank] : ranks) p.metrics[group] = rank;
+        jobFeed->push(p);
+    };
     // The pane outlives the job: its Jobs cancels and waits for it on destruction, and Qt drops
     // queued calls to a deleted receiver.
-    CompressionPane* target = q;
     SearchFn searchFnCopy = searchFn;
     CompressFn compressFnCopy = compressFn;
-    Impl* self = this;
     jobs.run(
         [=](qcw::RunContext& ctx) {
-            // Progress goes into the feed; one queued flush at a time reaches the GUI.
-            ctx.setCallback([feed, target, self, gen](const qcw::Progress& p) {
-                {
-                    std::lock_guard<std::mutex> lock(feed->mutex);
-                    feed->latest = p;
-                    if (p.stage.rfind("rank:", 0) == 0) {
-                        auto e = p.metrics.find("energy");
-                        auto b = p.metrics.find("best");
-                        if (e != p.metrics.end()) {
-                            const PlotPoint pt{double(p.step), e->second,
-                                               b != p.metrics.end() ? b->second
-                                                                    : std::numeric_limits<double>::quiet_NaN()};
-                            if (feed->points.size() < kMaxBufferedPoints) feed->points.push_back(pt);
-                            else feed->points.back() = pt;
-                        }
-                    }
-                }
-                if (!feed->pending.exchange(true))
-                    QMetaObject::invokeMethod(
-                        target, [self, feed, gen] { self->flush(feed, gen, false); }, Qt::QueuedConnection);
-            });
+            ctx.setCallback(jobFeed->callback());
             const auto t0 = std::chrono::steady_clock::now();
             JobResult r;
             qcw::CompressOptions opts = co;
@@ -813,30 +856,41 @@ void CompressionPane::Impl::start(bool withCompression, bool replace) {
             r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             return r;
         },
-        [this, gen, feed](Outcome<JobResult> result) {
-            if (gen == generation) flush(feed, gen, true);
+        [this, gen, jobFeed](Outcome<JobResult> result) {
+            // The last reports are shown before the job is marked done.
+            if (gen == generation) jobFeed->flushNow();
             finished(gen, std::move(result));
         });
 }
 
-void CompressionPane::Impl::flush(const std::shared_ptr<Feed>& feed, quint64 gen, bool force) {
-    if (gen != generation) return;  // a cancelled or superseded job
-    if (!force && sinceFlush.isValid() && sinceFlush.elapsed() < kMinFlushMs) {
-        const int wait = kMinFlushMs - static_cast<int>(sinceFlush.elapsed());
-        QTimer::singleShot(wait, q, [this, feed, gen] { flush(feed, gen, false); });
-        return;  // pending stays set: the worker posts nothing until this flush runs
-    }
-    std::optional<qcw::Progress> latest;
+void CompressionPane::Impl::applyBatch(const std::vector<qcw::Progress>& batch) {
     std::vector<PlotPoint> points;
-    {
-        std::lock_guard<std::mutex> lock(feed->mutex);
-        latest.swap(feed->latest);
-        points.swap(feed->points);
-        feed->pending.store(false);
+    const qcw::Progress* latest = nullptr;
+    const qcw::Progress* allocation = nullptr;
+    for (const qcw::Progress& p : batch) {
+        if (p.stage == kAllocationStage) {
+            allocation = &p;
+            continue;
+        }
+        latest = &p;
+        if (p.stage.rfind("rank:", 0) != 0) continue;
+        auto e = p.metrics.find("energy");
+        auto b = p.metrics.find("best");
+        if (e != p.metrics.end())
+            points.push_back({double(p.step), e->second,
+                              b != p.metrics.end() ? b->second : std::numeric_limits<double>::quiet_NaN()});
     }
-    sinceFlush.start();
     if (!points.empty()) appendPoints(points);
+    if (allocation) showAllocation(*allocation);
     if (latest) applyProgress(*latest);
+}
+
+void CompressionPane::Impl::showAllocation(const qcw::Progress& p) {
+    std::vector<RankCell> cells;
+    cells.reserve(p.metrics.size());
+    for (const auto& [group, rank] : p.metrics)
+        cells.push_back({QString::fromStdString(group), rank, QString::number(static_cast<int>(rank))});
+    heatmap->setCells(std::move(cells), CompressionPane::tr("rank, solver's current state (step %1)").arg(p.step));
 }
 
 void CompressionPane::Impl::applyProgress(const qcw::Progress& p) {
@@ -983,6 +1037,109 @@ void CompressionPane::Impl::showReport(const qcw::CompressionReport& r, const QS
     if (summary->text().isEmpty() || r.solver.empty()) summary->setText(text);
     else summary->setText(summary->text() + QLatin1Char('\n') + text);
     lastOutDir = outDir;
+}
+
+void CompressionPane::compareSpectra(const QString& layer) {
+    if (d->lastOutDir.isEmpty() || d->lastSourceDir.isEmpty() || d->busy) return;
+    const quint64 gen = ++d->compareGeneration;
+    d->spectrumJobs.cancelAll();  // a comparison still computing is dropped
+    d->comparedLayer = layer;
+    d->compareSummary->setText(tr("Computing the spectra of %1 before and after …").arg(layer));
+    d->views->setCurrentWidget(d->compareTab);
+    const std::string before = QDir::toNativeSeparators(d->lastSourceDir).toStdString();
+    const std::string after = QDir::toNativeSeparators(d->lastOutDir).toStdString();
+    const std::string tensor = layer.toStdString() + ".weight";
+    d->spectrumJobs.run(
+        [before, after, tensor](qcw::RunContext& ctx) {
+            SpectrumPair pair;
+            pair.before = qcw::computeMatrixSpectrum(before, tensor, ctx);
+            pair.after = qcw::computeMatrixSpectrum(after, tensor, ctx);
+            return pair;
+        },
+        [this, gen, layer](Outcome<SpectrumPair> out) {
+            if (gen != d->compareGeneration) return;  // superseded or cleared
+            if (out.cancelled) return;
+            if (!out.ok()) {
+                d->compareSummary->setText(tr("Could not compare the spectra of %1: %2").arg(layer, out.error));
+                emit comparisonReady(layer, false);
+                return;
+            }
+            d->showComparison(layer, *out.value);
+            emit comparisonReady(layer, true);
+        });
+}
+
+QString CompressionPane::comparedLayer() const { return d->comparedLayer; }
+
+void CompressionPane::Impl::clearComparison() {
+    ++compareGeneration;
+    spectrumJobs.cancelAll();
+    comparedLayer.clear();
+    compare->graph(0)->data()->clear();
+    compare->graph(1)->data()->clear();
+    compareRankLine->setVisible(false);
+    compare->xAxis->setRange(0, 1);
+    compare->yAxis->setRange(0.1, 10);
+    compare->replot(QCustomPlot::rpQueuedReplot);
+    compareSummary->setText(CompressionPane::tr("After a compression, select a layer in the table to compare its "
+                                                "singular values before and after."));
+}
+
+void CompressionPane::Impl::showComparison(const QString& layer, const SpectrumPair& pair) {
+    const auto& b = pair.before;
+    const auto& a = pair.after;
+    // The original in full; the compressed matrix up to its numerical rank (the values after it
+    // are float rounding, below s_1 * max(m, n) * 1.2e-7).
+    QVector<double> xb, yb, xa, ya;
+    double lo = std::numeric_limits<double>::infinity(), hi = 0;
+    for (std::size_t i = 0; i < b.singularValues.size(); ++i)
+        if (b.singularValues[i] > 0) {
+            xb << double(i + 1);
+            yb << b.singularValues[i];
+            lo = std::min(lo, b.singularValues[i]);
+            hi = std::max(hi, b.singularValues[i]);
+        }
+    for (int i = 0; i < a.numericalRank && i < static_cast<int>(a.singularValues.size()); ++i) {
+        xa << double(i + 1);
+        ya << a.singularValues[static_cast<std::size_t>(i)];
+        lo = std::min(lo, ya.back());
+        hi = std::max(hi, ya.back());
+    }
+    compare->graph(0)->setData(xb, yb, true);
+    compare->graph(1)->setData(xa, ya, true);
+    compare->graph(1)->setName(CompressionPane::tr("compressed (%1)").arg(QString::fromStdString(a.storage)));
+    compareRankLine->point1->setCoords(a.numericalRank, 1);
+    compareRankLine->point2->setCoords(a.numericalRank, 2);
+    compareRankLine->setVisible(a.numericalRank > 0);
+    compare->xAxis->setRange(0, double(std::max(b.singularValues.size(), a.singularValues.size())) + 1);
+    if (hi > 0) {
+        compare->yAxis->setRange(lo / 1.6, hi * 1.6);
+        // Decades when the values span several; powers of two, labelled plainly, when not.
+        const bool wide = hi / lo > 1000;
+        auto ticker = QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog);
+        ticker->setLogBase(wide ? 10 : 2);
+        ticker->setSubTickCount(wide ? 8 : 1);
+        compare->yAxis->setTicker(ticker);
+        compare->yAxis->setNumberFormat(wide ? QStringLiteral("eb") : QStringLiteral("g"));
+        compare->yAxis->setNumberPrecision(wide ? 0 : 3);
+    }
+    compare->replot(QCustomPlot::rpQueuedReplot);
+
+    const double energy = b.stats.frobeniusSq > 0 ? a.stats.frobeniusSq / b.stats.frobeniusSq : 0.0;
+    auto number = [](double v, int digits = 3) { return QLocale().toString(v, 'g', digits); };
+    compareSummary->setText(
+        CompressionPane::tr("%1, %2 x %3, stored as %4: numerical rank %5 of %6 (dashed). Squared norm kept "
+                            "%7 %; entropy %8 → %9 nats; effective rank %10 → %11; stable rank %12 → "
+                            "%13. Values below s_1 x max(m, n) x 1.2e-7 are float rounding and not drawn.")
+            .arg(layer)
+            .arg(b.stats.rows)
+            .arg(b.stats.cols)
+            .arg(QString::fromStdString(a.storage))
+            .arg(a.numericalRank)
+            .arg(b.numericalRank)
+            .arg(QLocale().toString(100.0 * energy, 'f', 1))
+            .arg(number(b.stats.entropy), number(a.stats.entropy), number(b.stats.effectiveRank, 4),
+                 number(a.stats.effectiveRank, 4), number(b.stats.stableRank), number(a.stats.stableRank)));
 }
 
 bool CompressionPane::Impl::overridable() const {

@@ -1,8 +1,9 @@
 #pragma once
 // The compression pane: pick how much of the open model to keep, the method and the rank
-// solver, search ranks (live plot of the solver's energy) and compress into a new snapshot
-// (per-layer table and summary). All work runs on background threads (see async.h); the
-// worker's progress reaches the GUI in batches, at most ~30 times a second.
+// solver, search ranks (live plot of the solver's energy, heatmap of its current ranks) and
+// compress into a new snapshot (per-layer table and summary, and the spectrum of a chosen layer
+// before and after). All work runs on background threads (see async.h); the worker's progress
+// reaches the GUI in batches, at most ~30 times a second (progress_feed.h).
 #include "ui/pane.h"
 
 #include "common/run_context.h"
@@ -44,6 +45,10 @@ public:
     void clearRankOverrides();
     std::map<std::string, int> rankOverrides() const;
 
+    // The last compression's layer whose spectra are shown (or being computed) in the "Spectrum
+    // before / after" tab; empty when none.
+    QString comparedLayer() const;
+
     bool isBusy() const;
     QString lastError() const;  // of the last job, empty when it succeeded or was cancelled
 
@@ -53,11 +58,17 @@ public slots:
     void startSearch();
     void startCompression(bool confirmReplace = true);
     void cancel();
+    // Compares the singular values of one layer of the last compression (a name in the results
+    // table) in the original and in the compressed snapshot, computed on a worker thread;
+    // selecting a row of the table does the same. Nothing happens while a job runs.
+    void compareSpectra(const QString& layer);
 
 signals:
     void busyChanged(bool busy);
     // A job ended: ok, failed (message) or cancelled.
     void jobFinished(bool ok, const QString& message);
+    // compareSpectra's result is shown (ok) or its error is.
+    void comparisonReady(const QString& layer, bool ok);
 
 private:
     struct Impl;

@@ -43,6 +43,8 @@ RankHeatmap::RankHeatmap(QWidget* parent) : QCustomPlot(parent) {
     clearCells();
 }
 
+QString RankHeatmap::valueLabel() const { return scale_->axis()->label(); }
+
 void RankHeatmap::clearCells() {
     cells_.clear();
     columns_.clear();
@@ -68,6 +70,15 @@ void RankHeatmap::setCells(std::vector<RankCell> cells, const QString& valueLabe
         maxLayer = std::max(maxLayer, p.layer);
         outside = outside || p.layer < 0;
     }
+    // Columns in the order of the computation in a block (then lm_head), whatever order the
+    // cells came in; kinds this list does not know keep their first-seen order after it.
+    static const QStringList known = {QStringLiteral("q_proj"), QStringLiteral("k_proj"), QStringLiteral("v_proj"),
+                                      QStringLiteral("dense"),  QStringLiteral("fc1"),    QStringLiteral("fc2"),
+                                      QStringLiteral("lm_head")};
+    std::stable_sort(columns_.begin(), columns_.end(), [](const QString& a, const QString& b) {
+        const auto ia = known.indexOf(a), ib = known.indexOf(b);
+        return (ia < 0 ? known.size() : ia) < (ib < 0 ? known.size() : ib);
+    });
     rows_ = maxLayer + 1 + (outside ? 1 : 0);
     const int cols = static_cast<int>(columns_.size());
     if (rows_ == 0 || cols == 0) return;

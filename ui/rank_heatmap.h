@@ -32,6 +32,7 @@ public:
     void setCells(std::vector<RankCell> cells, const QString& valueLabel);
     void clearCells();
     const std::vector<RankCell>& cells() const { return cells_; }
+    QString valueLabel() const;  // the colour scale's label
     QStringList columns() const { return columns_; }
     int rows() const { return rows_; }
     // The value drawn at (row, column); NaN for an empty cell. Row `rows() - 1` holds the maps

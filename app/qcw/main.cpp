@@ -5,7 +5,9 @@
 //                                         render the window offscreen with the model loaded,
 //                                         write it as PNG, exit; with --pane compression it
 //                                         first compresses the model (ranks by annealing) into a
-//                                         temporary folder so the plot and the table show
+//                                         temporary folder so the plot and the table show;
+//                                         --compare-layer NAME then shows that layer's spectrum
+//                                         before and after
 //                                         --pane documents --documents PATH... [--documents-exclude GLOB]
 //                                         [--documents-select REL] reads the documents first (and
 //                                         previews one); --pane fine-tuning --tune-data DIR
@@ -203,6 +205,12 @@ int main(int argc, char** argv) {
                        "fc1 weight) before grabbing."),
         QStringLiteral("name"));
     parser.addOption(modelSelectOpt);
+    const QCommandLineOption compareOpt(
+        QStringLiteral("compare-layer"),
+        QStringLiteral("With --screenshot --pane compression: after compressing, show layer <name>'s spectrum before "
+                       "and after (e.g. model.layers.0.mlp.fc1) before grabbing."),
+        QStringLiteral("name"));
+    parser.addOption(compareOpt);
     parser.addPositionalArgument(QStringLiteral("model_dir"),
                                  QStringLiteral("Model snapshot folder to open (config.json + *.safetensors)."),
                                  QStringLiteral("[MODEL_DIR]"));
@@ -371,7 +379,16 @@ int main(int argc, char** argv) {
         QObject::connect(compression, &qcw::ui::CompressionPane::jobFinished, &window,
                          [&](bool ok, const QString& message) {
                              if (!ok) printErr(QStringLiteral("compression: %1").arg(message));
+                             if (ok && parser.isSet(compareOpt)) {
+                                 compression->compareSpectra(parser.value(compareOpt));
+                                 return;  // grabbed when the comparison is shown
+                             }
                              grab();  // errors show in the pane too
+                         });
+        QObject::connect(compression, &qcw::ui::CompressionPane::comparisonReady, &window,
+                         [&](const QString& layer, bool ok) {
+                             if (!ok) printErr(QStringLiteral("compare %1: %2").arg(layer, QStringLiteral("failed (see the pane)")));
+                             grab();
                          });
     }
     auto* chat = window.currentPane() == QLatin1String("chat")

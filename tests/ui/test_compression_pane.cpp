@@ -2,13 +2,16 @@
 // kept-fraction slider and its target, compressing into a folder (progress, per-layer table,
 // compression.json, GUI latency), a live rank search plot, cancellation within a second (a
 // slow search function stands in for a long solver run), errors in the pane and the status
-// bar, the replace confirmation, and `qcw --screenshot --pane compression`.
+// bar, the replace confirmation, the rank heatmap following a search live, the before/after
+// spectrum of a compressed layer, and `qcw --screenshot --pane compression`.
 #include "io/inventory.h"
 #include "ui/format.h"
 #include "ui/main_window.h"
 #include "ui/model_session.h"
 #include "ui/pane_compression.h"
 #include "ui/rank_heatmap.h"
+
+#include "decompose/rank_search.h"
 
 #include "common/error.h"
 
@@ -41,7 +44,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <chrono>
+#include <map>
 #include <memory>
+#include <thread>
 
 using qcw::ui::CompressionPane;
 using qcw::ui::MainWindow;
@@ -219,6 +225,41 @@ private slots:
         QVERIFY(!child<QLabel>(*w, "compression-error")->isVisible());
         QVERIFY(child<QPushButton>(*w, "open-result")->isEnabled());
 
+        // Before / after: selecting a row compares that layer's singular values in the original
+        // and in the snapshot. Truncated SVD keeps the leading values and drops the rest.
+        {
+            const int row = static_cast<int>(names.indexOf(QStringLiteral("model.layers.2.mlp.fc2")));
+            const int rank = table->item(row, 2)->text().toInt();
+            QVERIFY(rank > 0 && rank < 64);
+            QSignalSpy ready(paneOf(*w), &CompressionPane::comparisonReady);
+            table->setCurrentCell(row, 0);
+            QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, 60000);
+            QCOMPARE(ready.at(0).at(0).toString(), QStringLiteral("model.layers.2.mlp.fc2"));
+            QVERIFY(ready.at(0).at(1).toBool());
+            QCOMPARE(paneOf(*w)->comparedLayer(), QStringLiteral("model.layers.2.mlp.fc2"));
+            auto* compare = child<QCustomPlot>(*w, "spectrum-compare");
+            QVERIFY(compare->isVisible());
+            QCOMPARE(compare->graph(0)->dataCount(), 64);  // min(64, 256)
+            QCOMPARE(compare->graph(1)->dataCount(), rank);
+            auto before = compare->graph(0)->data()->constBegin();
+            for (auto after = compare->graph(1)->data()->constBegin(); after != compare->graph(1)->data()->constEnd();
+                 ++after, ++before) {
+                QCOMPARE(after->key, before->key);
+                QVERIFY2(std::fabs(after->value - before->value) <= 1e-3 * before->value,
+                         qPrintable(QStringLiteral("s_%1: %2 vs %3").arg(after->key).arg(after->value).arg(before->value)));
+            }
+            const QString text = child<QLabel>(*w, "spectrum-compare-summary")->text();
+            QVERIFY2(text.contains(QStringLiteral("numerical rank %1 of 64").arg(rank)), qPrintable(text));
+            QVERIFY2(text.contains(QStringLiteral("stored as svd")), qPrintable(text));
+            // A layer the snapshot does not have is an error in the tab, not a crash.
+            QSignalSpy failed(paneOf(*w), &CompressionPane::comparisonReady);
+            paneOf(*w)->compareSpectra(QStringLiteral("model.layers.7.mlp.fc2"));
+            QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 60000);
+            QVERIFY(!failed.at(0).at(1).toBool());
+            QVERIFY2(child<QLabel>(*w, "spectrum-compare-summary")->text().contains(QStringLiteral("no tensor")),
+                     qPrintable(child<QLabel>(*w, "spectrum-compare-summary")->text()));
+        }
+
         // Compressing again into the now non-empty folder asks first; Cancel starts nothing.
         QTest::mouseClick(child<QPushButton>(*w, "compress-button"), Qt::LeftButton);
         QMessageBox* box = nullptr;
@@ -325,10 +366,36 @@ private slots:
         QVERIFY(plot);
         QCOMPARE(plot->graph(0)->dataCount(), 0);
         QSignalSpy finished(paneOf(*w), &CompressionPane::jobFinished);
+        // The heatmap follows the solver's current ranks while it searches: each of its reports
+        // is slowed down here so that several reach the GUI.
+        paneOf(*w)->setSearchFunction([](const std::string& dir, const qcw::RankSearchOptions& o, qcw::RunContext& ctx) {
+            qcw::RankSearchOptions slowed = o;
+            slowed.onAllocation = [inner = o.onAllocation](const std::map<std::string, int>& ranks, long long it) {
+                if (inner) inner(ranks, it);
+                std::this_thread::sleep_for(std::chrono::milliseconds(15));
+            };
+            return qcw::searchRanks(dir, slowed, ctx);
+        });
+        auto* heat = w->findChild<qcw::ui::RankHeatmap*>(QStringLiteral("rank-heatmap"));
+        QVERIFY(heat);
+        QList<QStringList> live;  // distinct labelled allocations seen while busy
+        QTimer poll;
+        QObject::connect(&poll, &QTimer::timeout, &poll, [&] {
+            if (!paneOf(*w)->isBusy() || heat->cells().empty() || !heat->valueLabel().contains(QStringLiteral("current")))
+                return;
+            QStringList cells;
+            for (const auto& c : heat->cells()) cells << c.name + QLatin1Char('=') + c.text;
+            if (live.isEmpty() || live.last() != cells) live << cells;
+        });
+        poll.start(5);
         QTest::mouseClick(search, Qt::LeftButton);
         QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 60000);
+        poll.stop();
         QVERIFY2(finished.at(0).at(0).toBool(), qPrintable(finished.at(0).at(1).toString()));
         QVERIFY(idle(*w));
+        QVERIFY2(live.size() >= 2, qPrintable(QString::number(live.size())));
+        for (const auto& cells : live) QCOMPARE(cells.size(), 19);
+        QCOMPARE(heat->valueLabel(), QStringLiteral("searched rank"));
         QVERIFY2(plot->graph(0)->dataCount() >= 10, qPrintable(QString::number(plot->graph(0)->dataCount())));
         QVERIFY(plot->graph(1)->dataCount() >= 10);
         // The best objective never rises.
@@ -340,8 +407,6 @@ private slots:
         QVERIFY(child<QLabel>(*w, "compression-summary")->text().contains(QStringLiteral("anneal")));
         QCOMPARE(child<QTableWidget>(*w, "layer-results")->rowCount(), 0);  // nothing compressed
         // The searched ranks per layer, one cell per searched group, labelled with the rank.
-        auto* heat = w->findChild<qcw::ui::RankHeatmap*>(QStringLiteral("rank-heatmap"));
-        QVERIFY(heat);
         QVERIFY(heat->cells().size() >= 18);
         for (const auto& c : heat->cells()) {
             QVERIFY2(c.value >= 1 && c.value == std::floor(c.value), qPrintable(c.name));
