@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include "common/error.h"
+#include "io/phi_config.h"
 #include "train/train_data.h"
 
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <random>
 #include <vector>
 
 namespace qcw::cli {
@@ -87,6 +89,43 @@ void printProgress(const Progress& p) {
 }
 
 void printJson(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+
+void CalibrationArgs::addTo(CLI::App* sub) {
+    sub->add_option("--calib", ids, "Calibration ids: a safetensors file with int64 input_ids [windows, length]");
+    sub->add_option("--calib-random", random,
+                    "Calibrate on N windows of uniformly random token ids (for synthetic models without text)");
+    sub->add_option("--calib-data", data,
+                    "Calibrate on a dataset folder from 'qcompress data build' (its dataset.jsonl, with the model's tokenizer)");
+    sub->add_option("--calib-windows", windows, "Windows taken evenly from --calib-data (default 32)")
+        ->check(CLI::Range(1, 1 << 20));
+    sub->add_option("--calib-length", length, "Window length for --calib-data and --calib-random (default 128)")
+        ->check(CLI::Range(2, 1 << 20));
+}
+
+std::vector<std::vector<std::int64_t>> CalibrationArgs::load(const std::string& modelDir, std::uint64_t seed) const {
+    if (int(!ids.empty()) + int(!data.empty()) + int(random > 0) > 1)
+        fail("calibration", "give one of --calib, --calib-data and --calib-random");
+    std::vector<std::vector<std::int64_t>> out;
+    if (!ids.empty()) out = readIdRows(ids);
+    if (!data.empty()) {
+        const auto stream = tokenizeDataset(data + "/dataset.jsonl", modelDir, "--calib-data");
+        const auto len = static_cast<std::size_t>(length), have = stream.size() / len;
+        if (have == 0) fail(data, "gives fewer than --calib-length " + std::to_string(len) + " tokens");
+        const std::size_t n = std::min<std::size_t>(have, static_cast<std::size_t>(windows));
+        for (std::size_t i = 0; i < n; ++i) {  // evenly spaced over the whole stream
+            const std::size_t at = (i * have / n) * len;
+            out.emplace_back(stream.begin() + long(at), stream.begin() + long(at + len));
+        }
+    }
+    if (random > 0) {
+        const auto vocab = static_cast<std::uint64_t>(PhiConfig::load(modelDir + "/config.json").vocabSize);
+        std::mt19937_64 rng(seed + 17);
+        out.assign(static_cast<std::size_t>(random), std::vector<std::int64_t>(static_cast<std::size_t>(length)));
+        for (auto& w : out)
+            for (auto& t : w) t = static_cast<std::int64_t>(rng() % vocab);
+    }
+    return out;
+}
 
 std::string defaultModelDir() {
     namespace fs = std::filesystem;

@@ -37,6 +37,17 @@ std::vector<std::string> readDatasetTexts(const std::string& jsonl);
 // when the config names one; `forWhat` goes into the error when there is no tokenizer.
 std::vector<std::int64_t> tokenizeDataset(const std::string& jsonl, const std::string& modelDir, const char* forWhat);
 
+// Calibration windows from one of --calib FILE, --calib-data DIR or --calib-random N (with
+// --calib-windows and --calib-length), shared by the commands that calibrate.
+struct CalibrationArgs {
+    std::string ids, data;
+    int random = 0, windows = 32, length = 128;
+    void addTo(CLI::App* sub);
+    bool given() const { return !ids.empty() || !data.empty() || random > 0; }
+    // Empty when none was given; `seed` draws the random windows. Errors name the option.
+    std::vector<std::vector<std::int64_t>> load(const std::string& modelDir, std::uint64_t seed) const;
+};
+
 // Where the bundled demo assets live (source tree in a build, /usr/share/qcw when installed).
 std::string defaultModelDir();
 // The bundled sample corporate corpus (resources/corpus, or /usr/share/qcw/corpus installed).

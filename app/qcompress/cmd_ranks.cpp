@@ -1,12 +1,15 @@
-// qcompress ranks MODEL --target-params F --solver exact|greedy|anneal|sqa|qaoa --json
+// qcompress ranks MODEL --target-params F --solver exact|greedy|anneal|sqa|qaoa [--weighting spectral|loss
+//                  (--calib FILE | --calib-data DIR | --calib-random N)] --json
 #include "cli.h"
+#include "common/error.h"
 #include "decompose/rank_search.h"
 
 #include <cstdio>
 
 QCW_COMMAND(40) {
     struct Opts {
-        std::string model, solver = "exact";
+        std::string model, solver = "exact", weighting = "spectral";
+        qcw::cli::CalibrationArgs calib;
         double target = 0.3;
         std::uint64_t seed = 1;
         bool json = false, keepLmHead = false;
@@ -18,6 +21,10 @@ QCW_COMMAND(40) {
     sub->add_option("--solver", o->solver, "exact, greedy, anneal, sqa or qaoa");
     sub->add_option("--seed", o->seed, "Seed for the stochastic solvers");
     sub->add_flag("--keep-lm-head", o->keepLmHead, "Leave lm_head out of the search (dense)");
+    sub->add_option("--weighting", o->weighting,
+                    "spectral (default: every matrix's discarded spectral weight alike) or loss (each matrix's "
+                    "weighted by the calibration loss its truncation to the uniform rank costs; needs calibration)");
+    o->calib.addTo(sub);
     sub->add_flag("--json", o->json, "Print one JSON object on stdout");
     sub->callback([o] {
         qcw::RankSearchOptions r;
@@ -25,14 +32,35 @@ QCW_COMMAND(40) {
         r.solver = o->solver;
         r.seed = o->seed;
         r.includeLmHead = !o->keepLmHead;
+        r.weighting = o->weighting;
+        r.calibration = o->calib.load(o->model, o->seed);
+        if (!r.calibration.empty() && r.weighting != "loss")
+            qcw::fail("calibration", "is used by --weighting loss only");
         auto res = qcw::searchRanks(o->model, r, qcw::cli::interruptibleContext());
         if (o->json) {
             std::printf("%s\n", res.json.c_str());
             return;
         }
-        std::printf("%s: %lld -> %lld parameters; summed discarded weight %.6g (uniform ranks: %.6g) in %.2f s\n",
-                    res.solver.c_str(), static_cast<long long>(res.paramsBefore), static_cast<long long>(res.paramsAfter),
-                    res.objective, res.uniformObjective, res.seconds);
-        for (const auto& g : res.order) std::printf("  %-44s %5d\n", g.c_str(), res.ranks.at(g));
+        const bool loss = res.weighting == "loss";
+        std::printf("%s: %lld -> %lld parameters; %s %.6g (uniform ranks: %.6g) in %.2f s\n", res.solver.c_str(),
+                    static_cast<long long>(res.paramsBefore), static_cast<long long>(res.paramsAfter),
+                    loss ? "predicted loss increase (nats/token)" : "summed discarded weight", res.objective,
+                    res.uniformObjective, res.seconds);
+        if (loss) std::printf("  dense calibration loss %.4f nats/token\n", res.baseLoss);
+        for (const auto& g : res.order) {
+            if (loss) {
+                const auto& s = res.sensitivity.at(g);
+                std::string probes;
+                for (std::size_t k = 0; k < s.ranks.size(); ++k) {
+                    char buf[64];
+                    std::snprintf(buf, sizeof buf, "%s%d: %+.4f", k ? ", " : "", s.ranks[k], s.lossIncrease[k]);
+                    probes += buf;
+                }
+                std::printf("  %-44s %5d   loss increase at rank %s (uniform %d)\n", g.c_str(), res.ranks.at(g),
+                            probes.c_str(), s.uniformRank);
+            } else {
+                std::printf("  %-44s %5d\n", g.c_str(), res.ranks.at(g));
+            }
+        }
     });
 }

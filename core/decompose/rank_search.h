@@ -19,6 +19,16 @@ struct RankSearchOptions {
     std::uint64_t seed = 1;
     bool includeLmHead = true;
     int candidatesPerGroup = 48;    // rank grid resolution
+    // What the solver minimises:
+    //   "spectral": the summed discarded weight of every matrix's spectrum, each matrix alike
+    //               (DMRG's truncation criterion; needs nothing but the weights);
+    //   "loss":     the summed calibration-loss increase each matrix's truncation causes,
+    //               measured with that matrix alone truncated (sensitivity.h) at 1/2, 1 and 2
+    //               times its uniform rank, interpolated in between and falling to 0 at full
+    //               rank; ranks below the lowest measured one are not offered. One forward pass
+    //               per matrix and measured rank. Needs `calibration`.
+    std::string weighting = "spectral";
+    std::vector<std::vector<std::int64_t>> calibration;  // token windows, for "loss"
     // Called on the searching thread with the solver's current allocation (group -> rank)
     // each time the solver reports one: the annealers' current state (it may exceed the budget
     // until they settle), greedy's, and the exact solver's answer at its end.
@@ -27,8 +37,18 @@ struct RankSearchOptions {
 
 struct RankSearchResult {
     std::string solver;
-    double objective = 0;              // summed discarded weight of the allocation
+    std::string weighting = "spectral";
+    double objective = 0;              // summed (weighted) discarded weight of the allocation
     double uniformObjective = 0;       // the same for uniform ranks at the same budget
+    // "loss" weighting: the dense model's calibration loss, and per group its uniform rank and
+    // the loss increases measured at the probed ranks.
+    double baseLoss = 0;
+    struct Sensitivity {
+        int uniformRank = 0;
+        std::vector<int> ranks;              // ascending
+        std::vector<double> lossIncrease;    // at each of `ranks` (nats/token)
+    };
+    std::map<std::string, Sensitivity> sensitivity;
     std::int64_t paramsBefore = 0, paramsAfter = 0, budget = 0;
     std::map<std::string, int> ranks;  // group (tensor name without ".weight") -> rank
     std::vector<std::string> order;    // groups in model order

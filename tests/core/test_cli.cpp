@@ -124,6 +124,17 @@ private slots:
             ++factorized;
         }
         QCOMPARE(factorized, 19);
+        // Loss weighting: measured per matrix on calibration windows; refused without them.
+        Run lw = qcompress({"ranks", kTiny, "--target-params", "0.5", "--weighting", "loss", "--calib-random", "4",
+                            "--calib-length", "32", "--json"});
+        QVERIFY2(lw.code == 0, qPrintable(lw.err));
+        const QJsonObject lwo = QJsonDocument::fromJson(lw.out.toUtf8()).object();
+        QCOMPARE(lwo["weighting"].toString(), QString("loss"));
+        QCOMPARE(lwo["sensitivity"].toArray().size(), 19);
+        QVERIFY(lwo["objective"].toDouble() <= lwo["uniform_objective"].toDouble() + 1e-12);
+        Run lwBad = qcompress({"ranks", kTiny, "--target-params", "0.5", "--weighting", "loss"});
+        QVERIFY(lwBad.code > 0);
+        QVERIFY2(lwBad.err.trimmed().split('\n').last().contains("--weighting loss: needs calibration"), qPrintable(lwBad.err));
         Run q = qcompress({"ranks", kTiny, "--target-params", "0.5", "--solver", "qaoa"});
         QVERIFY(q.code > 0);
         // Progress lines may come first; the error is the last line, alone.

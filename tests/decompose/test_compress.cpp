@@ -5,6 +5,7 @@
 #include "decompose/compress_api.h"
 #include "decompose/decompose.h"
 #include "decompose/rank_search.h"
+#include "decompose/sensitivity.h"
 #include "decompose/spectra_api.h"
 #include "io/checkpoint.h"
 #include "io/inventory.h"
@@ -20,6 +21,9 @@
 #include "../common/test_support.h"
 #include <c10/core/InferenceMode.h>
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -342,6 +346,68 @@ private slots:
             if (std::string(solver) == "exact") QCOMPARE(seen.back(), r.ranks);
             else QVERIFY2(seen.size() > 2 && seen.front() != seen.back(), "the annealer's state never moved");
         }
+    }
+
+    // measureTruncationLoss against a direct computation: the dense loss, one matrix truncated
+    // by hand, and a full-rank "truncation" that changes nothing; one-line errors.
+    void truncationLossMatchesDirectComputation() {
+        c10::InferenceMode guard;
+        const auto windows = randomWindows(4, 24, 320, 9);
+        const std::vector<TruncationProbe> probes = {{"model.layers.1.mlp.fc1", 8}, {"lm_head", 64}, {"model.layers.0.self_attn.q_proj", 3}};
+        const TruncationLoss t = measureTruncationLoss(kTiny, probes, windows);
+        QCOMPARE(t.loss.size(), probes.size());
+        QCOMPARE(t.tokens, std::int64_t(4 * 23));
+        PhiModel m = loadPhiModel(Checkpoint::open(kTiny));
+        std::vector<std::int64_t> flat;
+        for (const auto& w : windows) flat.insert(flat.end(), w.begin(), w.end());
+        const at::Tensor ids = at::from_blob(flat.data(), {4, 24}, at::kLong).clone();
+        auto lossOf = [&] {
+            at::Tensor logits = logitsOf(m, ids);
+            return at::cross_entropy_loss(logits.slice(1, 0, 23).reshape({-1, 320}), ids.slice(1, 1).reshape({-1})).item<double>();
+        };
+        QVERIFY(std::fabs(t.baseLoss - lossOf()) < 1e-5);
+        for (auto& [name, slot] : m.linearOps())
+            if (name == "model.layers.1.mlp.fc1") {
+                const auto t8 = truncatedSvd((*slot)->denseWeight(), TruncateOptions().rank(8));
+                *slot = std::make_shared<LowRankLinear>(t8.left, t8.right, (*slot)->bias());
+            }
+        QVERIFY2(std::fabs(t.loss[0] - lossOf()) < 1e-5, qPrintable(QString("%1 vs %2").arg(t.loss[0]).arg(lossOf())));
+        QVERIFY(std::fabs(t.loss[1] - t.baseLoss) < 1e-4);  // lm_head at full rank 64
+        QVERIFY(t.loss[2] != t.baseLoss);
+        QVERIFY(errorOf([&] { measureTruncationLoss(kTiny, {{"model.layers.1.mlp", 8}}, windows); }).contains("is not a linear map"));
+        QVERIFY(errorOf([&] { measureTruncationLoss(kTiny, {{"lm_head", 65}}, windows); }).contains("rank 65 is outside [1, 64]"));
+        QVERIFY(errorOf([&] { measureTruncationLoss(kTiny, probes, {}); }).contains("no windows"));
+        QVERIFY(errorOf([&] { measureTruncationLoss(kTiny, probes, {{1, 2, 3}, {1, 2}}); }).contains("one length"));
+        QVERIFY(errorOf([&] { measureTruncationLoss(kTiny, probes, {{1, 2, 999}}); }).contains("token id 999"));
+    }
+
+    // The loss-weighted search: measured curves per group, an allocation no worse than uniform
+    // ranks by its own prediction, and no rank below the lowest one measured.
+    void lossWeightedRankSearch() {
+        RankSearchOptions o;
+        o.keepFraction = 0.5;
+        o.solver = "exact";
+        o.weighting = "loss";
+        QVERIFY(errorOf([&] { RunContext c; searchRanks(kTiny, o, c); }).contains("needs calibration"));
+        o.calibration = randomWindows(4, 32, 320, 3);
+        RunContext ctx;
+        const RankSearchResult r = searchRanks(kTiny, o, ctx);
+        QCOMPARE(r.weighting, std::string("loss"));
+        QCOMPARE(r.sensitivity.size(), std::size_t(19));
+        QVERIFY(r.baseLoss > 0);
+        for (const auto& [group, s] : r.sensitivity) {
+            QVERIFY2(!s.ranks.empty() && s.ranks.size() == s.lossIncrease.size(), group.c_str());
+            QVERIFY(std::is_sorted(s.ranks.begin(), s.ranks.end()));
+            QVERIFY(std::find(s.ranks.begin(), s.ranks.end(), s.uniformRank) != s.ranks.end());
+            QVERIFY2(r.ranks.at(group) >= s.ranks.front(), group.c_str());
+        }
+        QVERIFY2(r.objective <= r.uniformObjective + 1e-12, qPrintable(QString("%1 vs %2").arg(r.objective).arg(r.uniformObjective)));
+        QVERIFY(r.paramsAfter <= std::int64_t(0.5 * double(r.paramsBefore)) + 1);
+        const auto j = nlohmann::json::parse(r.json);
+        QCOMPARE(j["weighting"].get<std::string>(), std::string("loss"));
+        QCOMPARE(j["sensitivity"].size(), std::size_t(19));
+        o.weighting = "fisher";
+        QVERIFY(errorOf([&] { RunContext c; searchRanks(kTiny, o, c); }).contains("unknown objective weighting"));
     }
 
     // computeMatrixSpectrum: one tensor by exact name, the same values as computeSpectra,
