@@ -70,13 +70,19 @@ if has search; then
   # QAOA simulates a statevector (at most 20 qubits): the full problem is refused with the reason.
   "$q" ranks "$model" --target-params 0.3 --solver qaoa --seed 1 --json > /dev/null 2> "$out/ranks-qaoa.err" || true
   tail -n 1 "$out/ranks-qaoa.err" > "$out/ranks-qaoa.txt"
+  # Loss weighting measures each matrix's loss increase on 8 windows of the training split.
+  for s in exact anneal; do
+    "$q" ranks "$model" --target-params 0.3 --solver "$s" --seed 1 --weighting loss --calib-data "$data" \
+      --calib-windows 8 --calib-length 256 --json > "$out/ranks-$s-loss.json" 2>/dev/null
+  done
+  # Each allocation compresses with each method: the ranks are the only difference between rows.
   for m in svd asvd; do
     calib=(--calib-data "$data" --calib-windows 32 --calib-length 256)
     [ "$m" = svd ] && calib=()
-    for s in uniform exact anneal sqa; do
-      solver=(--solver "$s")
-      [ "$s" = uniform ] && solver=()
-      "$q" compress "$model" --target-params 0.3 --method "$m" "${calib[@]}" "${solver[@]}" --seed 1 \
+    for s in uniform exact anneal sqa exact-loss anneal-loss; do
+      ranks=(--ranks "$out/ranks-$s.json")
+      [ "$s" = uniform ] && ranks=()
+      "$q" compress "$model" --target-params 0.3 --method "$m" "${calib[@]}" "${ranks[@]}" --seed 1 \
         --out "$work/s-$m-$s" --replace --json > "$out/search-compress-$m-$s.json" 2>/dev/null
       ppl "$work/s-$m-$s" "$out/search-ppl-$m-$s.json"
       echo "search: $m $s done" >&2

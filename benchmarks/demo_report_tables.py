@@ -77,16 +77,31 @@ if load("ranks-exact.json"):
         gap = (r["objective"] / ex["objective"] - 1) * 100
         print(f"| {s} | {r['objective']:.4f} | {gap:+.2f}% | {r['uniform_objective']:.4f} | {r['feasible']} | {r['seconds']:.3f} |")
     print()
+if load("ranks-exact-loss.json"):
+    print("### Rank solvers at 30%, loss-weighted (objective: predicted calibration-loss increase, nats/token)")
+    print()
+    print("| solver | objective | uniform ranks' objective | dense calibration loss | seconds (with measurement) |")
+    print("|---|---|---|---|---|")
+    for s in ["exact", "anneal"]:
+        r = load(f"ranks-{s}-loss.json")
+        if r:
+            print(f"| {s} | {r['objective']:.4f} | {r['uniform_objective']:.4f} | {r['base_loss']:.4f} | {r['seconds_total']:.1f} |")
+    print()
 if load("search-ppl-svd-uniform.json"):
     print("### Searched against uniform ranks at 30%, by perplexity")
     print()
-    print("| method | ranks | parameters kept | perplexity |")
-    print("|---|---|---|---|")
+    print("| method | ranks | objective | parameters kept | perplexity |")
+    print("|---|---|---|---|---|")
+    names = {"exact-loss": "exact, loss-weighted", "anneal-loss": "anneal, loss-weighted"}
     for m in ["svd", "asvd"]:
-        for s in ["uniform", "exact", "anneal", "sqa"]:
+        for s in ["uniform", "exact", "anneal", "sqa", "exact-loss", "anneal-loss"]:
             p, c = load(f"search-ppl-{m}-{s}.json"), load(f"search-compress-{m}-{s}.json")
             if p and c:
-                print(f"| {m} | {s} | {c['params_after'] / c['params_before']:.3f} | {p['perplexity']:.2f} |")
+                objective = "" if s == "uniform" else ("calibration loss" if s.endswith("-loss") else "spectral")
+                print(f"| {m} | {names.get(s, s)} | {objective} | {c['params_after'] / c['params_before']:.3f} | {p['perplexity']:.2f} |")
+    print()
+    print("Loss-weighted: each matrix's calibration-loss increase measured alone at 1/2, 1 and 2 times its "
+          "uniform rank (8 windows of 256 training tokens), interpolated; spectral: discarded singular-value weight.")
     print()
 
 hb, ha, ht = load("heal-before.json"), load("heal-after.json"), load("heal-train.json")

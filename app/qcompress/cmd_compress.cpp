@@ -1,6 +1,7 @@
 // qcompress compress MODEL --target-params F --method svd|asvd|tucker|tucker-xl|tt|auto --out DIR
 #include "cli.h"
 #include "common/error.h"
+#include "common/files.h"
 #include "decompose/compress_api.h"
 #include "decompose/rank_search.h"
 #include "io/phi_config.h"
@@ -12,7 +13,7 @@
 
 QCW_COMMAND(50) {
     struct Opts {
-        std::string model, out, method = "svd", solver, weighting = "spectral";
+        std::string model, out, method = "svd", solver, weighting = "spectral", ranksFile;
         double target = 0.5;
         qcw::cli::CalibrationArgs calib;
         int ttCores = 3, refineSteps = 0;
@@ -27,6 +28,9 @@ QCW_COMMAND(50) {
     sub->add_option("--out", o->out, "Output model directory")->required();
     o->calib.addTo(sub);
     sub->add_option("--solver", o->solver, "Rank allocation by a search solver (see qcompress ranks)");
+    sub->add_option("--ranks", o->ranksFile,
+                    "Ranks from a file: the JSON of 'qcompress ranks --json' (its allocation), e.g. searched once "
+                    "and used for several methods");
     sub->add_option("--weighting", o->weighting,
                     "With --solver: spectral (default) or loss (each matrix weighted by the calibration loss its "
                     "truncation costs; needs calibration)");
@@ -70,7 +74,30 @@ QCW_COMMAND(50) {
             r.calibration = c.calibration;
             auto res = qcw::searchRanks(o->model, r, qcw::cli::interruptibleContext());
             c.ranks = res.ranks;
-            c.solver = o->solver;
+            c.solver = o->solver + (o->weighting == "loss" ? "+loss" : "");
+        }
+        if (!o->ranksFile.empty()) {
+            if (!o->solver.empty()) qcw::fail("--ranks " + o->ranksFile, "give either --ranks or --solver");
+            if (o->method != "svd" && o->method != "asvd")
+                qcw::fail("--ranks " + o->ranksFile, "ranks apply to per-matrix methods (svd, asvd), not --method " + o->method);
+            nlohmann::json j;
+            try {
+                j = nlohmann::json::parse(qcw::readTextFile(o->ranksFile));
+            } catch (const qcw::Error&) {
+                throw;
+            } catch (const std::exception& e) {
+                qcw::fail(o->ranksFile, std::string("not valid JSON: ") + e.what());
+            }
+            if (!j.is_object() || !j.contains("allocation") || !j["allocation"].is_array())
+                qcw::fail(o->ranksFile, "has no 'allocation' array (expected the output of qcompress ranks --json)");
+            for (const auto& a : j["allocation"]) {
+                if (!a.is_object() || !a.contains("group") || !a["group"].is_string() || !a.contains("rank") ||
+                    !a["rank"].is_number_integer())
+                    qcw::fail(o->ranksFile, "an allocation entry needs a string 'group' and an integer 'rank'");
+                c.ranks[a["group"].get<std::string>()] = a["rank"].get<int>();
+            }
+            const std::string solver = j.value("solver", std::string("file"));
+            c.solver = solver + (j.value("weighting", std::string()) == "loss" ? "+loss" : "");
         }
         auto report = qcw::compressModelDir(o->model, o->out, c, qcw::cli::interruptibleContext(), o->replace);
         if (o->json) {

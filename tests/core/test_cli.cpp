@@ -5,6 +5,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QJsonObject>
 #include <QProcess>
@@ -132,6 +133,31 @@ private slots:
         QCOMPARE(lwo["weighting"].toString(), QString("loss"));
         QCOMPARE(lwo["sensitivity"].toArray().size(), 19);
         QVERIFY(lwo["objective"].toDouble() <= lwo["uniform_objective"].toDouble() + 1e-12);
+        // Searched once, used by compress --ranks: the layers get exactly those ranks.
+        {
+            QFile f(tmp.filePath("ranks.json"));
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(lw.out.toUtf8());
+            f.close();
+            Run cr = qcompress({"compress", kTiny, "--target-params", "0.5", "--ranks", tmp.filePath("ranks.json"), "--out",
+                                tmp.filePath("cr"), "--json"});
+            QVERIFY2(cr.code == 0, qPrintable(cr.err));
+            const QJsonObject crep = QJsonDocument::fromJson(cr.out.toUtf8()).object();
+            QCOMPARE(crep["solver"].toString(), QString("exact+loss"));
+            QMap<QString, int> want;
+            for (const auto& a : lwo["allocation"].toArray()) want[a.toObject()["group"].toString()] = a.toObject()["rank"].toInt();
+            QCOMPARE(want.size(), 19);
+            for (const auto& l : crep["layers"].toArray())
+                QCOMPARE(l.toObject()["ranks"].toArray()[0].toInt(), want.value(l.toObject()["name"].toString()));
+            QFile bad(tmp.filePath("bad.json"));
+            QVERIFY(bad.open(QIODevice::WriteOnly));
+            bad.write("{\"solver\": \"exact\"}");
+            bad.close();
+            Run br = qcompress({"compress", kTiny, "--target-params", "0.5", "--ranks", tmp.filePath("bad.json"), "--out",
+                                tmp.filePath("br")});
+            QVERIFY(br.code > 0);
+            QVERIFY2(br.err.trimmed().split('\n').last().contains("has no 'allocation' array"), qPrintable(br.err));
+        }
         Run lwBad = qcompress({"ranks", kTiny, "--target-params", "0.5", "--weighting", "loss"});
         QVERIFY(lwBad.code > 0);
         QVERIFY2(lwBad.err.trimmed().split('\n').last().contains("--weighting loss: needs calibration"), qPrintable(lwBad.err));
