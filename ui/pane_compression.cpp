@@ -9,6 +9,7 @@
 #include "ui/decomposition_plugin.h"
 
 #include "common/error.h"
+#include "train/train_data.h"
 #include "decompose/spectra_api.h"
 #include "io/inventory.h"
 
@@ -107,6 +108,8 @@ QString stageLabel(const std::string& stage) {
     if (stage == "spectra") return tr("Computing spectra");
     if (stage == "compress") return tr("Compressing");
     if (stage == "load") return tr("Loading the model");
+    if (stage == "sensitivity") return tr("Measuring each matrix's loss");
+    if (stage == "tokenize") return tr("Reading the calibration data");
     if (stage.rfind("rank:", 0) == 0)
         return tr("Searching ranks (%1)").arg(QString::fromStdString(stage.substr(5)));
     return QString::fromStdString(stage);
@@ -164,6 +167,9 @@ struct CompressionPane::Impl {
     QStackedWidget* pluginSettings = nullptr;
     std::map<QString, std::pair<qcw::DecompositionPlugin*, QWidget*>> plugins;  // "plugin:<id>" -> plugin, settings
     QCheckBox* calibrate = nullptr;
+    QComboBox* objective = nullptr;
+    QLineEdit* calibData = nullptr;
+    QToolButton* calibBrowse = nullptr;
     QTableWidget* overrides = nullptr;
     QPushButton* addOverride = nullptr;
     QPushButton* removeOverride = nullptr;
@@ -220,6 +226,7 @@ struct CompressionPane::Impl {
     void setBusy(bool on);
     QString methodId() const { return method->currentData().toString(); }
     QString solverId() const { return solver->currentData().toString(); }
+    QString objectiveId() const { return objective->currentData().toString(); }
     int keepPercent() const { return keep->value(); }
     bool modelUsable() const;
 
@@ -261,6 +268,8 @@ void CompressionPane::saveSettings(QSettings& s) const {
     s.setValue(QStringLiteral("method"), d->methodId());
     s.setValue(QStringLiteral("solver"), d->solverId());
     s.setValue(QStringLiteral("calibrate"), d->calibrate->isChecked());
+    s.setValue(QStringLiteral("objective"), d->objectiveId());
+    s.setValue(QStringLiteral("calibrationData"), d->calibData->text());
     s.setValue(QStringLiteral("randomized"), d->randomized->isChecked());
 }
 
@@ -271,6 +280,9 @@ void CompressionPane::restoreSettings(QSettings& s) {
     const int so = d->solver->findData(s.value(QStringLiteral("solver"), d->solverId()).toString());
     if (so >= 0) d->solver->setCurrentIndex(so);
     d->calibrate->setChecked(s.value(QStringLiteral("calibrate"), false).toBool());
+    const int ob = d->objective->findData(s.value(QStringLiteral("objective"), d->objectiveId()).toString());
+    if (ob >= 0) d->objective->setCurrentIndex(ob);
+    d->calibData->setText(s.value(QStringLiteral("calibrationData")).toString());
     d->randomized->setChecked(s.value(QStringLiteral("randomized"), false).toBool());
 }
 
@@ -400,6 +412,22 @@ QWidget* CompressionPane::Impl::buildControls() {
     methodRow->addSpacing(12);
     methodRow->addWidget(solverTitle);
     methodRow->addWidget(solver, 1);
+    objective = new QComboBox;
+    objective->setObjectName(QStringLiteral("objective-combo"));
+    objective->addItem(CompressionPane::tr("Spectral error"), QStringLiteral("spectral"));
+    objective->setItemData(0, CompressionPane::tr("Minimise the summed discarded singular-value weight, every matrix alike"),
+                           Qt::ToolTipRole);
+    objective->addItem(CompressionPane::tr("Measured loss"), QStringLiteral("loss"));
+    objective->setItemData(1,
+                           CompressionPane::tr("Minimise the calibration-loss increase measured per matrix at 1/2, 1 "
+                                               "and 2 times its uniform rank (3 forward passes per matrix; needs "
+                                               "calibration)"),
+                           Qt::ToolTipRole);
+    auto* objectiveTitle = new QLabel(CompressionPane::tr("&Objective:"));
+    objectiveTitle->setBuddy(objective);
+    methodRow->addSpacing(12);
+    methodRow->addWidget(objectiveTitle);
+    methodRow->addWidget(objective);
     auto* methodTitle = new QLabel(CompressionPane::tr("&Method:"));
     methodTitle->setBuddy(method);
     form->addRow(methodTitle, methodRow);
@@ -420,6 +448,27 @@ QWidget* CompressionPane::Impl::buildControls() {
     optionRow->addWidget(randomized);
     optionRow->addStretch(1);
     form->addRow(CompressionPane::tr("Options:"), optionRow);
+
+    calibData = new QLineEdit;
+    calibData->setObjectName(QStringLiteral("calibration-data"));
+    calibData->setPlaceholderText(CompressionPane::tr("Dataset folder (Documents › Build dataset): calibrates "
+                                                      "activation-aware SVD and the measured-loss objective"));
+    calibData->setClearButtonEnabled(true);
+    calibBrowse = new QToolButton;
+    calibBrowse->setObjectName(QStringLiteral("browse-calibration"));
+    calibBrowse->setText(CompressionPane::tr("Browse…"));
+    auto* calibRow = new QHBoxLayout;
+    calibRow->addWidget(calibData, 1);
+    calibRow->addWidget(calibBrowse);
+    auto* calibTitle = new QLabel(CompressionPane::tr("C&alibration:"));
+    calibTitle->setBuddy(calibData);
+    form->addRow(calibTitle, calibRow);
+    QObject::connect(calibBrowse, &QToolButton::clicked, q, [this] {
+        QString start = calibData->text().trimmed();
+        if (start.isEmpty() || !QFileInfo(start).isDir()) start = QDir::homePath();
+        const QString dir = QFileDialog::getExistingDirectory(q, CompressionPane::tr("Calibration Dataset"), start);
+        if (!dir.isEmpty()) calibData->setText(QDir::toNativeSeparators(dir));
+    });
 
     overrides = new QTableWidget(0, 2);
     overrides->setObjectName(QStringLiteral("rank-overrides"));
@@ -522,6 +571,7 @@ QWidget* CompressionPane::Impl::buildControls() {
         updateEnabled();
     });
     QObject::connect(solver, &QComboBox::currentIndexChanged, q, [this] { updateEnabled(); });
+    QObject::connect(objective, &QComboBox::currentIndexChanged, q, [this] { updateEnabled(); });
     QObject::connect(output, &QLineEdit::textEdited, q, [this](const QString& text) {
         outputEdited = !text.trimmed().isEmpty();
         if (!outputEdited) updateDefaultOutput();
@@ -723,6 +773,9 @@ void CompressionPane::Impl::updateEnabled() {
                                   : CompressionPane::tr("Searched ranks apply to the per-matrix methods (SVD, "
                                                         "activation-aware SVD)"));
     calibrate->setEnabled(idle);
+    objective->setEnabled(idle && searchable && !solverId().isEmpty());
+    calibData->setEnabled(idle);
+    calibBrowse->setEnabled(idle);
     randomized->setEnabled(idle);
     overrides->setEnabled(idle && overridable());
     addOverride->setEnabled(idle && overridable());
@@ -793,7 +846,16 @@ void CompressionPane::Impl::start(bool withCompression, bool replace) {
         // Sets the method (and a factorizer); only the SVD plugin is searchable, and it sets svd or asvd.
         it->second.first->configure(it->second.second, co);
     }
-    if (calibrate->isChecked() && model->vocabSize > 0) {
+    const QString calibDir = QDir::cleanPath(QDir::fromNativeSeparators(calibData->text().trimmed()));
+    const bool haveCalibData = !calibData->text().trimmed().isEmpty();
+    ro.weighting = search ? objectiveId().toStdString() : std::string("spectral");
+    if (ro.weighting == "loss" && !haveCalibData && !calibrate->isChecked()) {
+        showError(CompressionPane::tr("The measured-loss objective needs calibration: choose a calibration dataset or "
+                                      "check “Calibrate on random tokens”."));
+        return;
+    }
+    const std::string calibJsonl = QDir::toNativeSeparators(calibDir + QStringLiteral("/dataset.jsonl")).toStdString();
+    if (calibrate->isChecked() && !haveCalibData && model->vocabSize > 0) {
         std::mt19937_64 rng(17);
         const auto vocab = static_cast<std::uint64_t>(model->vocabSize);
         co.calibration.assign(8, std::vector<std::int64_t>(32));
@@ -805,7 +867,11 @@ void CompressionPane::Impl::start(bool withCompression, bool replace) {
     lastError.clear();
     error->clear();
     error->setVisible(false);
-    if (search) clearPlot();
+    if (search) {
+        clearPlot();
+        plot->yAxis->setLabel(ro.weighting == "loss" ? CompressionPane::tr("predicted loss increase (nats/token)")
+                                                     : CompressionPane::tr("discarded weight"));
+    }
     if (withCompression) {
         table->setRowCount(0);
         summary->clear();
@@ -843,9 +909,26 @@ void CompressionPane::Impl::start(bool withCompression, bool replace) {
             const auto t0 = std::chrono::steady_clock::now();
             JobResult r;
             qcw::CompressOptions opts = co;
+            qcw::RankSearchOptions searchOpts = ro;
+            if (haveCalibData) {
+                // 16 windows of 128 tokens, evenly spaced over the dataset's token stream.
+                ctx.report("tokenize", 0, 0);
+                const auto stream = qcw::tokenizeDataset(calibJsonl, dir, "calibration data");
+                constexpr std::size_t kLen = 128, kWindows = 16;
+                const std::size_t have = stream.size() / kLen;
+                if (have == 0)
+                    qcw::fail(calibJsonl, "has fewer than " + std::to_string(kLen) + " tokens to calibrate on");
+                const std::size_t n = std::min(have, kWindows);
+                for (std::size_t i = 0; i < n; ++i) {
+                    const std::size_t at = (i * have / n) * kLen;
+                    opts.calibration.emplace_back(stream.begin() + long(at), stream.begin() + long(at + kLen));
+                }
+            }
+            searchOpts.calibration = opts.calibration;
             if (search) {
-                r.search = searchFnCopy(dir, ro, ctx);
+                r.search = searchFnCopy(dir, searchOpts, ctx);
                 if (ctx.isCancelled()) throw qcw::Cancelled();
+                if (r.search->weighting == "loss") opts.solver += "+loss";
                 opts.ranks = r.search->ranks;
                 for (const auto& [name, rank] : chosenRanks) opts.ranks[name] = rank;  // overrides win
             }
@@ -994,6 +1077,16 @@ void CompressionPane::Impl::showSearch(const qcw::RankSearchResult& r) {
     }
     heatmap->setCells(std::move(cells), CompressionPane::tr("searched rank"));
     const double gain = r.uniformObjective > 0 ? 100.0 * (1.0 - r.objective / r.uniformObjective) : 0.0;
+    if (r.weighting == "loss") {
+        summary->setText(CompressionPane::tr("Rank search (%1, measured loss): predicted loss increase %2 vs. %3 "
+                                             "nats/token for uniform ranks (%4 % lower, dashed line), from a dense "
+                                             "calibration loss of %5; %6 \u2192 %7 parameters.")
+                             .arg(QString::fromStdString(r.solver))
+                             .arg(QLocale().toString(r.objective, 'g', 4), QLocale().toString(r.uniformObjective, 'g', 4),
+                                  QLocale().toString(gain, 'f', 1), QLocale().toString(r.baseLoss, 'f', 3))
+                             .arg(formatCount(r.paramsBefore), formatCount(r.paramsAfter)));
+        return;
+    }
     summary->setText(CompressionPane::tr("Rank search (%1): discarded weight %2 vs. %3 for uniform ranks (%4 % "
                                          "lower, dashed line); %5 \u2192 %6 parameters.")
                          .arg(QString::fromStdString(r.solver))

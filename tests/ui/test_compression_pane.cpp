@@ -426,6 +426,73 @@ private slots:
         QVERIFY(!child<QComboBox>(*w, "solver-combo")->isEnabled());
     }
 
+    // The measured-loss objective: refused without calibration, calibration data that cannot be
+    // read is a one-line error, and with calibration the search reports predicted loss.
+    void lossWeightedSearch() {
+        auto w = openTiny();
+        selectData(child<QComboBox>(*w, "method-combo"), "svd");
+        selectData(child<QComboBox>(*w, "solver-combo"), "exact");
+        auto* objective = child<QComboBox>(*w, "objective-combo");
+        QVERIFY(objective->isEnabled());
+        selectData(objective, "loss");
+        QSignalSpy finished(paneOf(*w), &CompressionPane::jobFinished);
+        paneOf(*w)->startSearch();
+        QVERIFY(!paneOf(*w)->isBusy());
+        QVERIFY2(paneOf(*w)->lastError().contains(QStringLiteral("needs calibration")), qPrintable(paneOf(*w)->lastError()));
+
+        QTemporaryDir empty;
+        child<QLineEdit>(*w, "calibration-data")->setText(empty.path());
+        paneOf(*w)->startSearch();
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 30000);
+        QVERIFY(!finished.at(0).at(0).toBool());
+        // The fixture has no tokenizer to read text with: a one-line error says so.
+        QVERIFY2(finished.at(0).at(1).toString().contains(QStringLiteral("has no tokenizer (tokenizer.json) for calibration data")),
+                 qPrintable(finished.at(0).at(1).toString()));
+
+        child<QLineEdit>(*w, "calibration-data")->clear();
+        child<QCheckBox>(*w, "calibrate-random")->setChecked(true);
+        paneOf(*w)->startSearch();
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, 120000);
+        QVERIFY2(finished.at(1).at(0).toBool(), qPrintable(finished.at(1).at(1).toString()));
+        const QString summary = child<QLabel>(*w, "compression-summary")->text();
+        QVERIFY2(summary.contains(QStringLiteral("measured loss")) && summary.contains(QStringLiteral("nats/token")),
+                 qPrintable(summary));
+        QVERIFY(child<QCustomPlot>(*w, "rank-plot")->yAxis->label().contains(QStringLiteral("loss")));
+        QCOMPARE(w->findChild<qcw::ui::RankHeatmap*>(QStringLiteral("rank-heatmap"))->cells().size(), std::size_t(19));
+
+        selectData(child<QComboBox>(*w, "solver-combo"), "");
+        QVERIFY(!objective->isEnabled());  // uniform ranks: nothing is searched
+    }
+
+    // A calibration dataset (dataset.jsonl of a built dataset) calibrates the compression with
+    // the model's tokenizer: 16 windows of 128 tokens.
+    void calibrationDataCalibratesCompression() {
+        const QString demo = QStringLiteral(QCW_SOURCE_DIR "/resources/models/demo-phi");
+        if (!QFileInfo::exists(demo + QStringLiteral("/config.json"))) QSKIP("no demo model");
+        QTemporaryDir tmp;
+        QFile data(tmp.filePath(QStringLiteral("dataset.jsonl")));
+        QVERIFY(data.open(QIODevice::WriteOnly));
+        for (int i = 0; i < 200; ++i)
+            data.write(QStringLiteral("{\"text\": \"Runbook step %1: check the FortiGate HA status, then the Azure load "
+                                      "balancer probe on port 8008 before failing over.\"}\n").arg(i).toUtf8());
+        data.close();
+        auto w = shownWindow();
+        w->openModel(QFileInfo(demo).canonicalFilePath());
+        QTRY_VERIFY_WITH_TIMEOUT(w->session()->hasModel() && !w->session()->isLoading(), 20000);
+        w->showPane(QStringLiteral("compression"));
+        selectData(child<QComboBox>(*w, "method-combo"), "asvd");
+        selectData(child<QComboBox>(*w, "solver-combo"), "");
+        child<QLineEdit>(*w, "calibration-data")->setText(tmp.path());
+        child<QLineEdit>(*w, "output-dir")->setText(tmp.filePath(QStringLiteral("out")));
+        QSignalSpy finished(paneOf(*w), &CompressionPane::jobFinished);
+        paneOf(*w)->startCompression(false);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 120000);
+        QVERIFY2(finished.at(0).at(0).toBool(), qPrintable(finished.at(0).at(1).toString()));
+        const QString summary = child<QLabel>(*w, "compression-summary")->text();
+        QVERIFY2(summary.contains(QStringLiteral("calibrated on %1 tokens").arg(qcw::ui::formatCount(16 * 128))),
+                 qPrintable(summary));
+    }
+
     void searchedRanksWithCalibration() {
         auto w = openTiny();
         QTemporaryDir tmp;
