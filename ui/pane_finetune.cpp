@@ -6,9 +6,11 @@
 #include "ui/progress_feed.h"
 
 #include "common/error.h"
+#include "model/cuda_support.h"
 #include "train/train_api.h"
 #include "train/train_data.h"
 
+#include <QComboBox>
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -24,6 +26,7 @@
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QStandardItemModel>
 #include <QStatusBar>
 #include <QToolButton>
 #include <QVBoxLayout>
@@ -87,6 +90,7 @@ struct FineTunePane::Impl {
     QLineEdit* lr = nullptr;
     QSpinBox* warmup = nullptr;
     QSpinBox* loraRank = nullptr;
+    QComboBox* device = nullptr;
     QSpinBox* evalEvery = nullptr;
     QSpinBox* saveEvery = nullptr;
     QPushButton* startButton = nullptr;
@@ -171,6 +175,7 @@ FineTuneSettings FineTunePane::settings() const {
     s.loraRank = d->loraRank->value();
     s.evalEvery = d->evalEvery->value();
     s.saveEvery = d->saveEvery->value();
+    s.device = d->device->currentData().toString();
     return s;
 }
 
@@ -187,6 +192,8 @@ void FineTunePane::setSettings(const FineTuneSettings& s) {
     d->loraRank->setValue(s.loraRank);
     d->evalEvery->setValue(s.evalEvery);
     d->saveEvery->setValue(s.saveEvery);
+    const int dev = d->device->findData(s.device);
+    if (dev >= 0 && d->device->model()->index(dev, 0).flags().testFlag(Qt::ItemIsEnabled)) d->device->setCurrentIndex(dev);
     d->updateDefaults();
 }
 
@@ -203,6 +210,7 @@ void FineTunePane::saveSettings(QSettings& st) const {
     st.setValue(QStringLiteral("loraRank"), s.loraRank);
     st.setValue(QStringLiteral("evalEvery"), s.evalEvery);
     st.setValue(QStringLiteral("saveEvery"), s.saveEvery);
+    st.setValue(QStringLiteral("device"), s.device);
 }
 
 void FineTunePane::restoreSettings(QSettings& st) {
@@ -221,6 +229,7 @@ void FineTunePane::restoreSettings(QSettings& st) {
     s.loraRank = st.value(QStringLiteral("loraRank"), def.loraRank).toInt();
     s.evalEvery = st.value(QStringLiteral("evalEvery"), def.evalEvery).toInt();
     s.saveEvery = st.value(QStringLiteral("saveEvery"), def.saveEvery).toInt();
+    s.device = st.value(QStringLiteral("device"), def.device).toString();
     setSettings(s);
 }
 
@@ -336,6 +345,17 @@ QWidget* FineTunePane::Impl::buildSettings() {
     form->addRow(FineTunePane::tr("LoRA rank:"), loraRank);
     form->addRow(FineTunePane::tr("Evaluate every:"), evalEvery);
     form->addRow(FineTunePane::tr("Save every:"), saveEvery);
+    device = new QComboBox;
+    device->setObjectName(QStringLiteral("tune-device"));
+    device->addItem(FineTunePane::tr("CPU (fp32, every core)"), QStringLiteral("cpu"));
+    device->addItem(FineTunePane::tr("CUDA (bf16 autocast)"), QStringLiteral("cuda"));
+    if (!qcw::cuda::available()) {
+        // Shown, not hidden: the option exists, this build or machine cannot use it.
+        if (auto* items = qobject_cast<QStandardItemModel*>(device->model())) items->item(1)->setEnabled(false);
+        device->setItemData(1, FineTunePane::tr("Needs a build with QCW_CUDA=ON (a CUDA LibTorch) and a GPU"),
+                            Qt::ToolTipRole);
+    }
+    form->addRow(FineTunePane::tr("Device:"), device);
 
     startButton = new QPushButton(FineTunePane::tr("&Start"));
     startButton->setObjectName(QStringLiteral("tune-start"));
@@ -460,7 +480,7 @@ void FineTunePane::Impl::updateEnabled() {
     resumeButton->setEnabled(q->canResume());
     openResult->setEnabled(!busy && !lastModel.isEmpty() && isModelDir(lastModel));
     for (QWidget* w : std::initializer_list<QWidget*>{student, teacher, data, out, steps, batch, lr, warmup, loraRank,
-                                                      evalEvery, saveEvery})
+                                                      evalEvery, saveEvery, device})
         w->setEnabled(!busy);
 }
 
@@ -552,6 +572,7 @@ void FineTunePane::Impl::run(bool resume) {
     job.lr = lrValue;
     job.warmup = warmup->value();
     job.loraRank = loraRank->value();
+    job.device = device->currentData().toString().toStdString();
     job.evalEvery = evalEvery->value();
     job.saveEvery = saveEvery->value();
     job.resume = resume;

@@ -26,6 +26,7 @@ struct FineTuneSettings {
     int loraRank = 0;       // 0: all weights train
     int evalEvery = 20;     // 0: at the end only
     int saveEvery = 0;      // 0: on Stop and at the end only
+    QString device = QStringLiteral("cpu");  // cpu, or cuda (bf16 autocast) when this build has CUDA and a GPU
 };
 
 class FineTunePane : public Pane {

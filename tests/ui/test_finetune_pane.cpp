@@ -6,12 +6,14 @@
 // documents pane built last is the default; `qcw --screenshot --pane fine-tuning` trains and
 // renders.
 #include "io/safetensors.h"
+#include "model/cuda_support.h"
 #include "train/train_api.h"
 #include "train/train_data.h"
 #include "ui/main_window.h"
 #include "ui/model_session.h"
 #include "ui/pane_finetune.h"
 
+#include <QComboBox>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
@@ -311,7 +313,21 @@ private slots:
         QCOMPARE(r.loraRank, 4);
         QCOMPARE(r.evalEvery, 11);
         QCOMPARE(r.saveEvery, 13);
+        QCOMPARE(r.device, QStringLiteral("cpu"));
         QVERIFY(r.student.isEmpty());
+
+        // The device: CPU, and CUDA offered only where this build and machine can use it (a
+        // remembered "cuda" falls back to the CPU elsewhere).
+        auto* device = child<QComboBox>(*w, "tune-device");
+        QCOMPARE(device->count(), 2);
+        QCOMPARE(device->itemData(1).toString(), QStringLiteral("cuda"));
+        const bool cudaOffered = device->model()->index(1, 0).flags().testFlag(Qt::ItemIsEnabled);
+        QCOMPARE(cudaOffered, qcw::cuda::available());
+        FineTuneSettings onCuda = s;
+        onCuda.device = QStringLiteral("cuda");
+        paneOf(*w)->setSettings(onCuda);
+        QCOMPARE(paneOf(*w)->settings().device, cudaOffered ? QStringLiteral("cuda") : QStringLiteral("cpu"));
+        paneOf(*w)->setSettings(s);
 
         // Start writes them at once (a refused start too: it is what the user asked for).
         FineTuneSettings bad = s;
