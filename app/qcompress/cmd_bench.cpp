@@ -40,8 +40,8 @@ QCW_COMMAND(80) {
         g.maxNewTokens = std::max(1, o->decodeTokens + 1);
         g.stopAtEos = false;
         g.cudaGraphs = !o->noGraphs;
-        const bool onCuda = engine->deviceName().rfind("cuda", 0) == 0;
-        const int cudaIndex = onCuda && engine->deviceName().size() > 5 ? std::stoi(engine->deviceName().substr(5)) : 0;
+        const bool onCuda = engine->cudaDeviceIndex() >= 0;
+        const int cudaIndex = std::max(0, engine->cudaDeviceIndex());
         // Warm-up: kernel loading, cuBLAS handles and the allocator's first blocks are not what
         // a user waits for on every request.
         const int warmup = o->warmup >= 0 ? o->warmup : (onCuda ? 1 : 0);

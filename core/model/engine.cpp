@@ -32,6 +32,11 @@ std::unique_ptr<Engine> Engine::load(const std::string& dir, const EngineOptions
 const PhiConfig& Engine::config() const { return impl_->model.config; }
 const ModelSummary& Engine::summary() const { return impl_->summary; }
 std::string Engine::deviceName() const { return impl_->model.device.str(); }
+int Engine::cudaDeviceIndex() const {
+    const at::Device& d = impl_->model.device;
+    if (!d.is_cuda()) return -1;
+    return d.has_index() ? d.index() : 0;
+}
 std::string Engine::computeDtype() const { return std::string(c10::toString(impl_->model.dtype)); }
 double Engine::loadSeconds() const { return impl_->loadSeconds; }
 std::int64_t Engine::parameterCount() const { return impl_->model.parameterCount(); }

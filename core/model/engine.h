@@ -38,6 +38,9 @@ public:
     const PhiConfig& config() const;
     const ModelSummary& summary() const;
     std::string deviceName() const;
+    // The CUDA device index the model lives on (0 when the device was given as plain "cuda");
+    // -1 on the CPU.
+    int cudaDeviceIndex() const;
     std::string computeDtype() const;
     double loadSeconds() const;
     std::int64_t parameterCount() const;
