@@ -13,7 +13,7 @@
 
 QCW_COMMAND(50) {
     struct Opts {
-        std::string model, out, method = "svd", solver, weighting = "spectral", ranksFile;
+        std::string model, out, method = "svd", solver, weighting = "spectral", ranksFile, searchDevice = "cpu";
         double target = 0.5;
         qcw::cli::CalibrationArgs calib;
         int ttCores = 3, refineSteps = 0;
@@ -31,6 +31,8 @@ QCW_COMMAND(50) {
     sub->add_option("--ranks", o->ranksFile,
                     "Ranks from a file: the JSON of 'qcompress ranks --json' (its allocation), e.g. searched once "
                     "and used for several methods");
+    sub->add_option("--search-device", o->searchDevice,
+                    "With --weighting loss: where the rank search's forward passes run (cpu, cuda or cuda:N)");
     sub->add_option("--weighting", o->weighting,
                     "With --solver: spectral (default) or loss (each matrix weighted by the calibration loss its "
                     "truncation costs; needs calibration)");
@@ -71,6 +73,7 @@ QCW_COMMAND(50) {
             r.seed = o->seed;
             r.includeLmHead = !o->keepLmHead;
             r.weighting = o->weighting;
+            r.device = o->searchDevice;
             r.calibration = c.calibration;
             auto res = qcw::searchRanks(o->model, r, qcw::cli::interruptibleContext());
             c.ranks = res.ranks;

@@ -8,7 +8,7 @@
 
 QCW_COMMAND(40) {
     struct Opts {
-        std::string model, solver = "exact", weighting = "spectral";
+        std::string model, solver = "exact", weighting = "spectral", device = "cpu";
         qcw::cli::CalibrationArgs calib;
         double target = 0.3;
         std::uint64_t seed = 1;
@@ -25,6 +25,7 @@ QCW_COMMAND(40) {
                     "spectral (default: every matrix's discarded spectral weight alike) or loss (each matrix's "
                     "weighted by the calibration loss its truncation to the uniform rank costs; needs calibration)");
     o->calib.addTo(sub);
+    sub->add_option("--device", o->device, "With --weighting loss: where the forward passes run (cpu, cuda or cuda:N)");
     sub->add_flag("--json", o->json, "Print one JSON object on stdout");
     sub->callback([o] {
         qcw::RankSearchOptions r;
@@ -33,6 +34,7 @@ QCW_COMMAND(40) {
         r.seed = o->seed;
         r.includeLmHead = !o->keepLmHead;
         r.weighting = o->weighting;
+        r.device = o->device;
         r.calibration = o->calib.load(o->model, o->seed);
         if (!r.calibration.empty() && r.weighting != "loss")
             qcw::fail("calibration", "is used by --weighting loss only");

@@ -69,7 +69,7 @@ RankSearchResult searchRanks(const std::string& modelDir, const RankSearchOption
                 }
             }
         }
-        const TruncationLoss t = measureTruncationLoss(modelDir, probes, o.calibration, ctx);
+        const TruncationLoss t = measureTruncationLoss(modelDir, probes, o.calibration, ctx, o.device);
         r.baseLoss = t.baseLoss;
         for (std::size_t i = 0; i < probes.size(); ++i)
             r.sensitivity[probes[i].group].lossIncrease.push_back(t.loss[i] - t.baseLoss);

@@ -29,6 +29,7 @@ struct RankSearchOptions {
     //               per matrix and measured rank. Needs `calibration`.
     std::string weighting = "spectral";
     std::vector<std::vector<std::int64_t>> calibration;  // token windows, for "loss"
+    std::string device = "cpu";     // where "loss" runs its forward passes (cpu, cuda, cuda:N)
     // Called on the searching thread with the solver's current allocation (group -> rank)
     // each time the solver reports one: the annealers' current state (it may exceed the budget
     // until they settle), greedy's, and the exact solver's answer at its end.

@@ -38,13 +38,14 @@ double meanLoss(const PhiModel& model, const at::Tensor& ids) {
 }  // namespace
 
 TruncationLoss measureTruncationLoss(const std::string& modelDir, const std::vector<TruncationProbe>& probes,
-                                     const std::vector<std::vector<std::int64_t>>& windows, const RunContext& ctx) {
+                                     const std::vector<std::vector<std::int64_t>>& windows, const RunContext& ctx,
+                                     const std::string& device) {
     c10::InferenceMode guard;
     const auto t0 = std::chrono::steady_clock::now();
     if (windows.empty()) fail("calibration", "no windows to measure the loss on");
     const std::size_t len = windows[0].size();
     if (len < 2) fail("calibration", "windows need at least 2 tokens");
-    PhiModel model = loadPhiModel(Checkpoint::open(modelDir), LoadOptions(), ctx);
+    PhiModel model = loadPhiModel(Checkpoint::open(modelDir), LoadOptions().onDevice(device), ctx);
     std::vector<std::int64_t> flat;
     flat.reserve(windows.size() * len);
     for (const auto& w : windows) {
@@ -78,10 +79,11 @@ TruncationLoss measureTruncationLoss(const std::string& modelDir, const std::vec
         ctx.checkCancelled();
         std::shared_ptr<LinearOp>& slot = *slots.at(probes[i].group);
         const std::shared_ptr<LinearOp> dense = slot;
-        const at::Tensor w = dense->denseWeight().to(at::kFloat);
+        const at::Tensor w = dense->denseWeight().to(at::kCPU, at::kFloat);
         const bool big = std::min(w.size(0), w.size(1)) > 1024;
         const LowRankResult t = truncatedSvd(w, TruncateOptions().rank(probes[i].rank).useRandomized(big).withSeed(1));
-        slot = std::make_shared<LowRankLinear>(t.left.to(model.dtype), t.right.to(model.dtype), dense->bias());
+        slot = std::make_shared<LowRankLinear>(t.left.to(model.device, model.dtype), t.right.to(model.device, model.dtype),
+                                               dense->bias());
         try {
             out.loss.push_back(meanLoss(model, ids));
         } catch (...) {

@@ -158,6 +158,10 @@ private slots:
             QVERIFY(br.code > 0);
             QVERIFY2(br.err.trimmed().split('\n').last().contains("has no 'allocation' array"), qPrintable(br.err));
         }
+        Run lwDev = qcompress({"ranks", kTiny, "--target-params", "0.5", "--weighting", "loss", "--calib-random", "2",
+                               "--calib-length", "32", "--device", "tpu"});
+        QVERIFY(lwDev.code > 0);
+        QVERIFY2(lwDev.err.trimmed().split('\n').last().contains("--device tpu: unknown device"), qPrintable(lwDev.err));
         Run lwBad = qcompress({"ranks", kTiny, "--target-params", "0.5", "--weighting", "loss"});
         QVERIFY(lwBad.code > 0);
         QVERIFY2(lwBad.err.trimmed().split('\n').last().contains("--weighting loss: needs calibration"), qPrintable(lwBad.err));
