@@ -8,7 +8,8 @@
 #   3. qcompress bench of a phi-1.5-shaped bf16 model: batch 1 with and without CUDA graphs,
 #      batch 8 decode and 8 x 512 prefill,
 #   4. training the demo model on CUDA, bf16 autocast against fp32, same steps,
-#   5. the same model compressed to 30% of its parameters (SVD), benched as in 3.
+#   5. the same model compressed to 30% of its parameters (SVD), benched as in 3,
+#   6. the loss-weighted rank search of the demo model with its forward passes on CUDA.
 # Usage (repo root): OUT=/some/dir benchmarks/gpu/run.sh   -- results: $OUT/results.tgz, $OUT/run.log
 set -u
 DEST=${OUT:-/tmp/qcw-gpu-out}
@@ -99,5 +100,11 @@ if [ "$(left)" -gt 120 ]; then
     [ "$(left)" -gt 20 ] && bench svd30_b1_eager "$W/phi15-30" --prefill-tokens 32 --decode-tokens 128 --no-cuda-graphs
     [ "$(left)" -gt 20 ] && bench svd30_b8_graphs "$W/phi15-30" --prefill-tokens 512 --decode-tokens 64 --batch 8
   fi
+fi
+# 6. Loss-weighted rank search with the forward passes on CUDA (the demo model; 147 passes).
+if [ "$(left)" -gt 60 ] && [ -d "$W/ds" ]; then
+  timeout 60 "$Q" ranks resources/models/demo-phi --target-params 0.3 --solver exact --weighting loss --calib-data "$W/ds" \
+    --calib-windows 8 --calib-length 256 --device cuda --json > "$OUT/ranks_loss_cuda.json" 2> "$OUT/ranks_loss_cuda.err"
+  log "ranks loss cuda: rc=$? $(python3 -c 'import json,sys;j=json.load(open(sys.argv[1]));print(j["objective"],j["uniform_objective"],j["seconds_total"])' "$OUT/ranks_loss_cuda.json" 2>/dev/null) $(tail -2 "$OUT/ranks_loss_cuda.err")"
 fi
 log "done"
