@@ -449,20 +449,27 @@ QWidget* CompressionPane::Impl::buildControls() {
     optionRow->addStretch(1);
     form->addRow(CompressionPane::tr("Options:"), optionRow);
 
-    calibData = new QLineEdit;
-    calibData->setObjectName(QStringLiteral("calibration-data"));
-    calibData->setPlaceholderText(CompressionPane::tr("Dataset folder (Documents › Build dataset): calibrates "
-                                                      "activation-aware SVD and the measured-loss objective"));
-    calibData->setClearButtonEnabled(true);
-    calibBrowse = new QToolButton;
-    calibBrowse->setObjectName(QStringLiteral("browse-calibration"));
-    calibBrowse->setText(CompressionPane::tr("Browse…"));
-    auto* calibRow = new QHBoxLayout;
-    calibRow->addWidget(calibData, 1);
-    calibRow->addWidget(calibBrowse);
-    auto* calibTitle = new QLabel(CompressionPane::tr("C&alibration:"));
-    calibTitle->setBuddy(calibData);
-    form->addRow(calibTitle, calibRow);
+    // A folder field: line edit, Browse button, labelled row.
+    auto folderRow = [form](const QString& title, const char* editName, const char* buttonName,
+                            const QString& placeholder, QLineEdit*& edit, QToolButton*& button) {
+        edit = new QLineEdit;
+        edit->setObjectName(QString::fromLatin1(editName));
+        edit->setPlaceholderText(placeholder);
+        edit->setClearButtonEnabled(true);
+        button = new QToolButton;
+        button->setObjectName(QString::fromLatin1(buttonName));
+        button->setText(CompressionPane::tr("Browse…"));
+        auto* row = new QHBoxLayout;
+        row->addWidget(edit, 1);
+        row->addWidget(button);
+        auto* label = new QLabel(title);
+        label->setBuddy(edit);
+        form->addRow(label, row);
+    };
+    folderRow(CompressionPane::tr("C&alibration:"), "calibration-data", "browse-calibration",
+              CompressionPane::tr("Dataset folder (Documents \u203a Build dataset): calibrates activation-aware SVD and "
+                                  "the measured-loss objective"),
+              calibData, calibBrowse);
     QObject::connect(calibBrowse, &QToolButton::clicked, q, [this] {
         QString start = calibData->text().trimmed();
         if (start.isEmpty() || !QFileInfo(start).isDir()) start = QDir::homePath();
@@ -509,19 +516,8 @@ QWidget* CompressionPane::Impl::buildControls() {
         updateEnabled();
     });
 
-    output = new QLineEdit;
-    output->setObjectName(QStringLiteral("output-dir"));
-    output->setPlaceholderText(CompressionPane::tr("Folder for the compressed model"));
-    output->setClearButtonEnabled(true);
-    browse = new QToolButton;
-    browse->setObjectName(QStringLiteral("browse-output"));
-    browse->setText(CompressionPane::tr("Browse…"));
-    auto* outRow = new QHBoxLayout;
-    outRow->addWidget(output, 1);
-    outRow->addWidget(browse);
-    auto* outTitle = new QLabel(CompressionPane::tr("&Output:"));
-    outTitle->setBuddy(output);
-    form->addRow(outTitle, outRow);
+    folderRow(CompressionPane::tr("&Output:"), "output-dir", "browse-output",
+              CompressionPane::tr("Folder for the compressed model"), output, browse);
 
     searchButton = new QPushButton(CompressionPane::tr("&Search ranks"));
     searchButton->setObjectName(QStringLiteral("search-button"));
