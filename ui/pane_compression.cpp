@@ -2,6 +2,7 @@
 
 #include "ui/async.h"
 #include "ui/format.h"
+#include "ui/log_axis.h"
 #include "ui/model_session.h"
 #include "ui/plugins.h"
 #include "ui/progress_feed.h"
@@ -644,10 +645,7 @@ QWidget* CompressionPane::Impl::buildResults() {
     compare->graph(1)->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 3));
     compare->xAxis->setLabel(CompressionPane::tr("index i"));
     compare->yAxis->setLabel(CompressionPane::tr("singular value s_i"));
-    compare->yAxis->setScaleType(QCPAxis::stLogarithmic);
-    compare->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-    compare->yAxis->setNumberFormat(QStringLiteral("eb"));
-    compare->yAxis->setNumberPrecision(0);
+    makeLogAxis(compare->yAxis);
     compare->legend->setVisible(true);
     compare->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     compareRankLine = new QCPItemStraightLine(compare);
@@ -1201,17 +1199,7 @@ void CompressionPane::Impl::showComparison(const QString& layer, const SpectrumP
     compareRankLine->point2->setCoords(a.numericalRank, 2);
     compareRankLine->setVisible(a.numericalRank > 0);
     compare->xAxis->setRange(0, double(std::max(b.singularValues.size(), a.singularValues.size())) + 1);
-    if (hi > 0) {
-        compare->yAxis->setRange(lo / 1.6, hi * 1.6);
-        // Decades when the values span several; powers of two, labelled plainly, when not.
-        const bool wide = hi / lo > 1000;
-        auto ticker = QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog);
-        ticker->setLogBase(wide ? 10 : 2);
-        ticker->setSubTickCount(wide ? 8 : 1);
-        compare->yAxis->setTicker(ticker);
-        compare->yAxis->setNumberFormat(wide ? QStringLiteral("eb") : QStringLiteral("g"));
-        compare->yAxis->setNumberPrecision(wide ? 0 : 3);
-    }
+    if (hi > 0) fitLogAxis(compare->yAxis, lo, hi);
     compare->replot(QCustomPlot::rpQueuedReplot);
 
     const double energy = b.stats.frobeniusSq > 0 ? a.stats.frobeniusSq / b.stats.frobeniusSq : 0.0;

@@ -2,6 +2,7 @@
 
 #include "ui/async.h"
 #include "ui/format.h"
+#include "ui/log_axis.h"
 #include "ui/layer_model.h"
 #include "ui/model_session.h"
 
@@ -503,10 +504,7 @@ QWidget* ModelPane::Impl::buildSpectrumBox() {
     plot->graph(1)->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 3));
     plot->xAxis->setLabel(ModelPane::tr("index i"));
     plot->yAxis->setLabel(ModelPane::tr("singular value s_i"));
-    plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
-    plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-    plot->yAxis->setNumberFormat(QStringLiteral("eb"));
-    plot->yAxis->setNumberPrecision(0);
+    makeLogAxis(plot->yAxis);
 
     edgeLine = new QCPItemStraightLine(plot);
     edgeLine->setPen(QPen(QColor(0xe5, 0x39, 0x35), 1.2, Qt::DashLine));
@@ -708,15 +706,7 @@ void ModelPane::Impl::showSpectrum(qcw::MatrixSpectrum s, qint64 ms) {
     statsText->setVisible(k > 0);
     plot->xAxis->setRange(0, std::max(1, k) + 1);
     if (hi > 0) {
-        plot->yAxis->setRange(lo / 1.6, hi * 3.0);  // headroom for the text box
-        // Decades when the values span several; powers of two (labelled plainly) when they do not.
-        const bool wide = hi / lo > 1000;
-        auto ticker = QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog);
-        ticker->setLogBase(wide ? 10 : 2);
-        ticker->setSubTickCount(wide ? 8 : 1);
-        plot->yAxis->setTicker(ticker);
-        plot->yAxis->setNumberFormat(wide ? QStringLiteral("eb") : QStringLiteral("g"));
-        plot->yAxis->setNumberPrecision(wide ? 0 : 3);
+        fitLogAxis(plot->yAxis, lo, hi, 1.6, 3.0);  // headroom for the text box
     }
     {
         const QSignalBlocker block(keepRankSpin);
