@@ -13,7 +13,7 @@
 
 QCW_COMMAND(50) {
     struct Opts {
-        std::string model, out, method = "svd", solver, weighting = "spectral", ranksFile, searchDevice = "cpu";
+        std::string model, out, method = "svd", solver, weighting = "spectral", ranksFile, searchDevice = "cpu", storeDtype;
         double target = 0.5;
         qcw::cli::CalibrationArgs calib;
         int ttCores = 3, refineSteps = 0;
@@ -28,6 +28,9 @@ QCW_COMMAND(50) {
     sub->add_option("--out", o->out, "Output model directory")->required();
     o->calib.addTo(sub);
     sub->add_option("--solver", o->solver, "Rank allocation by a search solver (see qcompress ranks)");
+    sub->add_option("--store-dtype", o->storeDtype,
+                    "Store the snapshot's floating-point tensors as F32, F16, BF16, or 'source' (the dtype the model "
+                    "is stored in); default: F32, the compute dtype");
     sub->add_option("--ranks", o->ranksFile,
                     "Ranks from a file: the JSON of 'qcompress ranks --json' (its allocation), e.g. searched once "
                     "and used for several methods");
@@ -59,6 +62,7 @@ QCW_COMMAND(50) {
         c.includeLmHead = !o->keepLmHead;
         c.ttCores = o->ttCores;
         c.refineSteps = o->refineSteps;
+        c.storeDtype = o->storeDtype;
         if (!(o->target > 0.0 && o->target <= 1.0))
             qcw::fail("--target-params " + std::to_string(o->target), "the kept fraction must be in (0, 1]");
         c.calibration = o->calib.load(o->model, o->seed);

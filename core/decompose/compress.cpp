@@ -4,6 +4,7 @@
 #include "common/files.h"
 #include "decompose/decompose.h"
 #include "io/checkpoint.h"
+#include "io/inventory.h"
 #include "io/safetensors.h"
 #include "model/factorized.h"
 #include "model/loader.h"
@@ -821,10 +822,22 @@ CompressionReport compressModelDir(const std::string& modelDir, const std::strin
     if (fs::exists(fs::path(modelDir) / "compression.json", ec))
         fail(modelDir, "is already compressed; compress the original model instead");
     if (fs::exists(outDir, ec) && fs::equivalent(outDir, modelDir, ec)) fail(outDir, "--out must differ from the model directory");
+    std::optional<DType> store;
+    if (!opts.storeDtype.empty()) {
+        DType d{};
+        if (opts.storeDtype == "source") {
+            const std::string src = summarize(ckpt).dtype;  // the dominant dtype on disk
+            if (parseDType(src, d) && (d == DType::F32 || d == DType::F16 || d == DType::BF16)) store = d;
+        } else if (parseDType(opts.storeDtype, d) && (d == DType::F32 || d == DType::F16 || d == DType::BF16)) {
+            store = d;
+        } else {
+            fail("--store-dtype " + opts.storeDtype, "expected F32, F16, BF16 or source");
+        }
+    }
     PhiModel model = loadPhiModel(ckpt, LoadOptions(), ctx);
     CompressionReport report = compressModel(model, opts, ctx);
     buildDirectoryAtomically(outDir, [&](const std::string& tmp) {
-        writeModelFiles(model, tmp, &report);
+        writeModelFiles(model, tmp, &report, store);
         for (const char* extra : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
                                   "merges.txt", "generation_config.json", "added_tokens.json"}) {
             const fs::path src = fs::path(modelDir) / extra;

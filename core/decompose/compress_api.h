@@ -47,6 +47,11 @@ struct CompressOptions {
     // After factorizing, store both factors of every low-rank layer in int8 (one scale per row):
     // the same parameters in about a quarter of the fp32 bytes (half of fp16).
     bool int8Factors = false;
+    // How compressModelDir stores the floating-point tensors: F32, F16 or BF16; "" keeps the
+    // compute dtype (F32 on the CPU). "source" takes the dtype the source snapshot is stored in
+    // (F16 for phi-1.5), which halves the file against F32; a source stored in anything else
+    // keeps the compute dtype.
+    std::string storeDtype;
 };
 
 struct LayerReport {

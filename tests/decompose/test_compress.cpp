@@ -348,6 +348,35 @@ private slots:
         }
     }
 
+    // --store-dtype: F16 halves the file and changes the logits by rounding only; "source"
+    // follows the source snapshot (the fixture is F32); an unknown name is refused.
+    void storeDtypeHalvesTheFile() {
+        c10::InferenceMode guard;
+        QTemporaryDir tmp;
+        CompressOptions o;
+        o.keepFraction = 0.5;
+        const std::string f32 = tmp.filePath("f32").toStdString(), f16 = tmp.filePath("f16").toStdString(),
+                          src = tmp.filePath("src").toStdString();
+        const CompressionReport r = compressModelDir(kTiny, f32, o);
+        o.storeDtype = "F16";
+        compressModelDir(kTiny, f16, o);
+        QCOMPARE(inspectModel(f16).dtype, std::string("F16"));
+        QCOMPARE(inspectModel(f16).params, r.paramsAfter);
+        const double b16 = double(fs::file_size(fs::path(f16) / "model.safetensors"));
+        QVERIFY2(b16 < 1.05 * 2.0 * double(r.paramsAfter) + 16384, qPrintable(QString::number(b16)));
+        const at::Tensor ids = at::randint(320, {2, 16}, at::detail::createCPUGenerator(5), at::kLong);
+        const at::Tensor l32 = logitsOf(loadPhiModel(Checkpoint::open(f32)), ids);
+        const at::Tensor l16 = logitsOf(loadPhiModel(Checkpoint::open(f16)), ids);
+        const double diff = (l32 - l16).abs().max().item<double>();
+        QVERIFY2(diff > 0 && diff < 0.05 * l32.abs().max().item<double>(), qPrintable(QString::number(diff)));
+        o.storeDtype = "source";
+        compressModelDir(kTiny, src, o);
+        QCOMPARE(inspectModel(src).dtype, std::string("F32"));
+        o.storeDtype = "F8";
+        QVERIFY(errorOf([&] { compressModelDir(kTiny, tmp.filePath("bad").toStdString(), o); }).contains("--store-dtype F8"));
+        QVERIFY(!fs::exists(tmp.filePath("bad").toStdString()));
+    }
+
     // measureTruncationLoss against a direct computation: the dense loss, one matrix truncated
     // by hand, and a full-rank "truncation" that changes nothing; one-line errors.
     void truncationLossMatchesDirectComputation() {
