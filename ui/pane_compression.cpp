@@ -175,6 +175,7 @@ struct CompressionPane::Impl {
     QPushButton* addOverride = nullptr;
     QPushButton* removeOverride = nullptr;
     QCheckBox* randomized = nullptr;
+    QCheckBox* storeSource = nullptr;
     QLineEdit* output = nullptr;
     QToolButton* browse = nullptr;
     QPushButton* searchButton = nullptr;
@@ -272,6 +273,7 @@ void CompressionPane::saveSettings(QSettings& s) const {
     s.setValue(QStringLiteral("objective"), d->objectiveId());
     s.setValue(QStringLiteral("calibrationData"), d->calibData->text());
     s.setValue(QStringLiteral("randomized"), d->randomized->isChecked());
+    s.setValue(QStringLiteral("storeSourceDtype"), d->storeSource->isChecked());
 }
 
 void CompressionPane::restoreSettings(QSettings& s) {
@@ -285,6 +287,7 @@ void CompressionPane::restoreSettings(QSettings& s) {
     if (ob >= 0) d->objective->setCurrentIndex(ob);
     d->calibData->setText(s.value(QStringLiteral("calibrationData")).toString());
     d->randomized->setChecked(s.value(QStringLiteral("randomized"), false).toBool());
+    d->storeSource->setChecked(s.value(QStringLiteral("storeSourceDtype"), true).toBool());
 }
 
 void CompressionPane::startSearch() {
@@ -444,9 +447,15 @@ QWidget* CompressionPane::Impl::buildControls() {
     randomized = new QCheckBox(CompressionPane::tr("Randomized SVD"));
     randomized->setObjectName(QStringLiteral("randomized-svd"));
     randomized->setToolTip(CompressionPane::tr("Faster on big matrices, slightly less accurate"));
+    storeSource = new QCheckBox(CompressionPane::tr("Store in the model's dtype"));
+    storeSource->setObjectName(QStringLiteral("store-source-dtype"));
+    storeSource->setChecked(true);
+    storeSource->setToolTip(CompressionPane::tr("Write the factors in the dtype the model is stored in (F16 for "
+                                                "phi-1.5: half the file of F32); unchecked: F32"));
     auto* optionRow = new QHBoxLayout;
     optionRow->addWidget(calibrate);
     optionRow->addWidget(randomized);
+    optionRow->addWidget(storeSource);
     optionRow->addStretch(1);
     form->addRow(CompressionPane::tr("Options:"), optionRow);
 
@@ -771,6 +780,7 @@ void CompressionPane::Impl::updateEnabled() {
     calibData->setEnabled(idle);
     calibBrowse->setEnabled(idle);
     randomized->setEnabled(idle);
+    storeSource->setEnabled(idle);
     overrides->setEnabled(idle && overridable());
     addOverride->setEnabled(idle && overridable());
     removeOverride->setEnabled(idle && overridable() && overrides->rowCount() > 0);
@@ -835,6 +845,7 @@ void CompressionPane::Impl::start(bool withCompression, bool replace) {
     co.ranks = chosenRanks;
     co.method = methodId().toStdString();
     co.randomized = randomized->isChecked();
+    co.storeDtype = storeSource->isChecked() ? "source" : "F32";
     co.solver = ro.solver;
     if (auto it = plugins.find(methodId()); it != plugins.end()) {
         // Sets the method (and a factorizer); only the SVD plugin is searchable, and it sets svd or asvd.

@@ -465,7 +465,7 @@ private slots:
     }
 
     // A calibration dataset (dataset.jsonl of a built dataset) calibrates the compression with
-    // the model's tokenizer: 16 windows of 128 tokens.
+    // the model's tokenizer: 16 windows of 128 tokens. The snapshot keeps the model's dtype.
     void calibrationDataCalibratesCompression() {
         const QString demo = QStringLiteral(QCW_SOURCE_DIR "/resources/models/demo-phi");
         if (!QFileInfo::exists(demo + QStringLiteral("/config.json"))) QSKIP("no demo model");
@@ -491,6 +491,9 @@ private slots:
         const QString summary = child<QLabel>(*w, "compression-summary")->text();
         QVERIFY2(summary.contains(QStringLiteral("calibrated on %1 tokens").arg(qcw::ui::formatCount(16 * 128))),
                  qPrintable(summary));
+        // "Store in the model's dtype" is on by default: the F16 model's factors are F16.
+        QVERIFY(child<QCheckBox>(*w, "store-source-dtype")->isChecked());
+        QCOMPARE(qcw::inspectModel(tmp.filePath(QStringLiteral("out")).toStdString()).dtype, std::string("F16"));
     }
 
     void searchedRanksWithCalibration() {
