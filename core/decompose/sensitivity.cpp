@@ -16,12 +16,14 @@ namespace qcw {
 
 namespace {
 
-// Mean next-token cross-entropy over all windows, a few windows per forward pass.
-double meanLoss(const PhiModel& model, const at::Tensor& ids) {
+// Mean next-token cross-entropy over all windows, a few windows per forward pass; cancellable
+// between passes.
+double meanLoss(const PhiModel& model, const at::Tensor& ids, const RunContext& ctx) {
     constexpr std::int64_t kBatch = 4;
     double sum = 0;
     std::int64_t count = 0;
     for (std::int64_t b = 0; b < ids.size(0); b += kBatch) {
+        ctx.checkCancelled();
         at::Tensor chunk = ids.slice(0, b, std::min(ids.size(0), b + kBatch));
         ForwardArgs a;
         a.inputIds = chunk;
@@ -74,7 +76,7 @@ TruncationLoss measureTruncationLoss(const std::string& modelDir, const std::vec
     TruncationLoss out;
     out.tokens = static_cast<std::int64_t>(windows.size() * (len - 1));
     ctx.checkCancelled();
-    out.baseLoss = meanLoss(model, ids);
+    out.baseLoss = meanLoss(model, ids, ctx);
     for (std::size_t i = 0; i < probes.size(); ++i) {
         ctx.checkCancelled();
         std::shared_ptr<LinearOp>& slot = *slots.at(probes[i].group);
@@ -85,7 +87,7 @@ TruncationLoss measureTruncationLoss(const std::string& modelDir, const std::vec
         slot = std::make_shared<LowRankLinear>(t.left.to(model.device, model.dtype), t.right.to(model.device, model.dtype),
                                                dense->bias());
         try {
-            out.loss.push_back(meanLoss(model, ids));
+            out.loss.push_back(meanLoss(model, ids, ctx));
         } catch (...) {
             slot = dense;
             throw;

@@ -26,7 +26,7 @@ struct TruncationLoss {
 // per probe; each probe's matrix is replaced by its rank-r truncated SVD (randomized above
 // 1024 on both sides) and restored afterwards. Throws qcw::Error (one line) for an unknown
 // group, a rank outside [1, min(m, n)], ids outside the vocabulary or ragged windows;
-// qcw::Cancelled between probes. Reports stage "sensitivity" per probe.
+// qcw::Cancelled between forward passes. Reports stage "sensitivity" per probe.
 // `device`: where the forward passes run ("cpu", "cuda", "cuda:N"; the model in its default
 // compute dtype there); the truncating SVDs run on the CPU in fp32.
 TruncationLoss measureTruncationLoss(const std::string& modelDir, const std::vector<TruncationProbe>& probes,

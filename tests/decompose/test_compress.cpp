@@ -403,6 +403,14 @@ private slots:
         QVERIFY2(std::fabs(t.loss[0] - lossOf()) < 1e-5, qPrintable(QString("%1 vs %2").arg(t.loss[0]).arg(lossOf())));
         QVERIFY(std::fabs(t.loss[1] - t.baseLoss) < 1e-4);  // lm_head at full rank 64
         QVERIFY(t.loss[2] != t.baseLoss);
+        // Cancelled after the first probe: it stops there.
+        RunContext stopper;
+        int reported = 0;
+        stopper.setCallback([&](const Progress& p) {
+            if (p.stage == "sensitivity" && ++reported == 1) stopper.cancel();
+        });
+        QVERIFY_THROWS_EXCEPTION(qcw::Cancelled, measureTruncationLoss(kTiny, probes, windows, stopper));
+        QCOMPARE(reported, 1);
         QVERIFY(errorOf([&] { measureTruncationLoss(kTiny, {{"model.layers.1.mlp", 8}}, windows); }).contains("is not a linear map"));
         QVERIFY(errorOf([&] { measureTruncationLoss(kTiny, {{"lm_head", 65}}, windows); }).contains("rank 65 is outside [1, 64]"));
         QVERIFY(errorOf([&] { measureTruncationLoss(kTiny, probes, {}); }).contains("no windows"));
