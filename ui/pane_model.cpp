@@ -21,6 +21,7 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QMouseEvent>
+#include <QRegularExpression>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QStackedWidget>
@@ -582,11 +583,28 @@ QModelIndex ModelPane::Impl::sourceIndexOf(const QString& tensor) const {
     return {};
 }
 
+namespace {
+
+// In a compressed snapshot, a factor of a factorized layer stands for the matrix the layer's
+// factors rebuild ("<layer>.weight"); empty for any other tensor.
+QString rebuiltMatrixOf(const QString& tensor) {
+    static const QRegularExpression factor(
+        QStringLiteral("^(.+)\\.(lowrank_left|lowrank_right|tucker_core|qweight|tt_core_\\d+)$"));
+    const auto m = factor.match(tensor);
+    return m.hasMatch() ? m.captured(1) + QStringLiteral(".weight") : QString();
+}
+
+}  // namespace
+
 void ModelPane::Impl::onCurrentChanged(const QModelIndex& current) {
     if (!current.isValid() || current.data(LayerTreeModel::IsGroupRole).toBool()) return;
     const QString tensor = current.data(LayerTreeModel::TensorNameRole).toString();
     const qcw::ModelSummary* summary = layers->summary();
     if (!summary) return;
+    if (const QString rebuilt = rebuiltMatrixOf(tensor); !rebuilt.isEmpty()) {
+        startSpectrum(rebuilt);
+        return;
+    }
     for (const auto& l : summary->layers) {
         if (QString::fromStdString(l.name) != tensor) continue;
         if (l.shape.size() != 2) {
@@ -662,17 +680,28 @@ void ModelPane::Impl::showSpectrum(qcw::MatrixSpectrum s, qint64 ms) {
     spectrum = std::move(s);
     std::vector<double>& sv = spectrum.singularValues;
     std::sort(sv.begin(), sv.end(), std::greater<double>());
+    const bool rebuilt = spectrum.storage != "dense";
+    // A rebuilt low-rank matrix: the values after its numerical rank are float rounding.
+    if (rebuilt && spectrum.numericalRank > 0 && spectrum.numericalRank < static_cast<int>(sv.size()))
+        sv.resize(static_cast<std::size_t>(spectrum.numericalRank));
     const int k = static_cast<int>(sv.size());
     tailSq.assign(static_cast<std::size_t>(k) + 1, 0.0);
     for (int i = k - 1; i >= 0; --i) tailSq[i] = tailSq[i + 1] + sv[i] * sv[i];
     const qcw::SpectralStats& st = spectrum.stats;
 
-    spectrumStatus->setText(ModelPane::tr("%1: %2 \u00d7 %3, %4 singular values (%5 ms)")
-                                .arg(matrix)
-                                .arg(st.rows)
-                                .arg(st.cols)
-                                .arg(k)
-                                .arg(ms));
+    spectrumStatus->setText(rebuilt ? ModelPane::tr("%1, rebuilt from its %2 factors: %3 \u00d7 %4, numerical rank %5 "
+                                                    "(%6 ms)")
+                                          .arg(matrix, QString::fromStdString(spectrum.storage))
+                                          .arg(st.rows)
+                                          .arg(st.cols)
+                                          .arg(k)
+                                          .arg(ms)
+                                    : ModelPane::tr("%1: %2 \u00d7 %3, %4 singular values (%5 ms)")
+                                          .arg(matrix)
+                                          .arg(st.rows)
+                                          .arg(st.cols)
+                                          .arg(k)
+                                          .arg(ms));
     spectrumStatus->setToolTip(spectrumStatus->text());
     spectrumErrorLabel->hide();
 
@@ -684,7 +713,8 @@ void ModelPane::Impl::showSpectrum(qcw::MatrixSpectrum s, qint64 ms) {
         }
     // Marchenko-Pastur: core gives the edge of the eigenvalues s^2 / N, N = max(m, n).
     const double n = double(std::max(st.rows, st.cols));
-    const double edge = st.mpBulkEdge > 0 ? std::sqrt(st.mpBulkEdge * n) : 0.0;
+    // (Not for a rebuilt low-rank matrix: it has no noise bulk for the edge to bound.)
+    const double edge = !rebuilt && st.mpBulkEdge > 0 ? std::sqrt(st.mpBulkEdge * n) : 0.0;
     if (edge > 0 && std::isfinite(edge)) {
         edgeLine->point1->setCoords(0, edge);
         edgeLine->point2->setCoords(1, edge);

@@ -46,13 +46,16 @@ public:
 
     // Selects the tensor named exactly `tensorName` in the layer tree (clearing a filter that
     // hides it), which computes its spectrum; selecting the shown matrix again recomputes it.
-    // False, with a one-line error in the pane, when the open model has no such tensor.
+    // False, with a one-line error in the pane, when the open model has no such tensor. In a
+    // compressed snapshot a factor (<layer>.lowrank_left/right, .tucker_core, .tt_core_K,
+    // .qweight) shows the matrix its layer's factors rebuild, "<layer>.weight", up to its
+    // numerical rank.
     bool selectMatrix(const QString& tensorName);
     // The matrix a screenshot shows: the first MLP fc1 weight in network order, else the first
     // compressible matrix; empty without a model.
     QString defaultMatrix() const;
 
-    QString spectrumMatrix() const;  // the matrix shown or being computed, empty when none
+    QString spectrumMatrix() const;  // the matrix shown or being computed (a rebuilt one as <layer>.weight), empty when none
     bool isComputingSpectrum() const;
     QString spectrumError() const;   // of the last computation, empty when it succeeded
     std::vector<double> singularValues() const;  // descending; empty until spectrumReady

@@ -10,6 +10,7 @@
 #include "ui/pane_model.h"
 
 #include "common/error.h"
+#include "decompose/compress_api.h"
 
 #include <QApplication>
 #include <QElapsedTimer>
@@ -161,6 +162,39 @@ private slots:
         const auto stats = pane->spectralStats();
         QVERIFY(stats.mpBulkEdge > 0);
         QCOMPARE(plot->graph(0)->dataCount() + plot->graph(1)->dataCount(), 64 + 1);  // +1: the joint
+    }
+
+    // A compressed snapshot: selecting a factor shows the matrix its layer's factors rebuild,
+    // up to its numerical rank (the rank compression.json gives the layer).
+    void factorsShowTheRebuiltMatrix() {
+        QTemporaryDir tmp;
+        const QString out = tmp.filePath(QStringLiteral("c"));
+        qcw::CompressOptions o;
+        o.keepFraction = 0.5;
+        const qcw::CompressionReport r = qcw::compressModelDir(tinyDir().toStdString(), out.toStdString(), o);
+        int rank = 0;
+        for (const auto& l : r.layers)
+            if (l.name == "model.layers.1.mlp.fc2") rank = l.ranks.at(0);
+        QVERIFY(rank > 0 && rank < 64);
+        auto w = shownWindow(1280, 820);
+        w->showPane(QStringLiteral("model"));
+        w->openModel(out);
+        QTRY_VERIFY_WITH_TIMEOUT(w->session()->hasModel() && !w->session()->isLoading(), 20000);
+        ModelPane* pane = paneOf(*w);
+        QSignalSpy ready(pane, &ModelPane::spectrumReady);
+        QVERIFY(pane->selectMatrix(QStringLiteral("model.layers.1.mlp.fc2.lowrank_right")));
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, 20000);
+        QCOMPARE(ready.at(0).at(0).toString(), QStringLiteral("model.layers.1.mlp.fc2.weight"));
+        QCOMPARE(pane->singularValues().size(), std::size_t(rank));
+        QCOMPARE(pane->spectralStats().rows, std::int64_t(64));
+        QCOMPARE(pane->spectralStats().cols, std::int64_t(256));
+        const QString status = child<QLabel>(*w, "spectrum-status")->text();
+        QVERIFY2(status.contains(QStringLiteral("rebuilt from its svd factors")) &&
+                     status.contains(QStringLiteral("numerical rank %1").arg(rank)),
+                 qPrintable(status));
+        // The keep-rank line runs over the rebuilt matrix's rank.
+        pane->setKeepRank(1000);
+        QCOMPARE(pane->keepRank(), rank);
     }
 
     void vectorsAndUnknownNames() {
