@@ -859,7 +859,7 @@ void CompressionPane::Impl::start(bool withCompression, bool replace) {
                                       "check “Calibrate on random tokens”."));
         return;
     }
-    const std::string calibJsonl = QDir::toNativeSeparators(calibDir + QStringLiteral("/dataset.jsonl")).toStdString();
+    const std::string calibDirStd = QDir::toNativeSeparators(calibDir).toStdString();
     if (calibrate->isChecked() && !haveCalibData && model->vocabSize > 0) {
         std::mt19937_64 rng(17);
         const auto vocab = static_cast<std::uint64_t>(model->vocabSize);
@@ -916,18 +916,8 @@ void CompressionPane::Impl::start(bool withCompression, bool replace) {
             qcw::CompressOptions opts = co;
             qcw::RankSearchOptions searchOpts = ro;
             if (haveCalibData) {
-                // 16 windows of 128 tokens, evenly spaced over the dataset's token stream.
                 ctx.report("tokenize", 0, 0);
-                const auto stream = qcw::tokenizeDataset(calibJsonl, dir, "calibration data");
-                constexpr std::size_t kLen = 128, kWindows = 16;
-                const std::size_t have = stream.size() / kLen;
-                if (have == 0)
-                    qcw::fail(calibJsonl, "has fewer than " + std::to_string(kLen) + " tokens to calibrate on");
-                const std::size_t n = std::min(have, kWindows);
-                for (std::size_t i = 0; i < n; ++i) {
-                    const std::size_t at = (i * have / n) * kLen;
-                    opts.calibration.emplace_back(stream.begin() + long(at), stream.begin() + long(at + kLen));
-                }
+                opts.calibration = qcw::calibrationWindows(calibDirStd, dir, 128, 16, "calibration data");
             }
             searchOpts.calibration = opts.calibration;
             if (search) {

@@ -107,16 +107,9 @@ std::vector<std::vector<std::int64_t>> CalibrationArgs::load(const std::string& 
         fail("calibration", "give one of --calib, --calib-data and --calib-random");
     std::vector<std::vector<std::int64_t>> out;
     if (!ids.empty()) out = readIdRows(ids);
-    if (!data.empty()) {
-        const auto stream = tokenizeDataset(data + "/dataset.jsonl", modelDir, "--calib-data");
-        const auto len = static_cast<std::size_t>(length), have = stream.size() / len;
-        if (have == 0) fail(data, "gives fewer than --calib-length " + std::to_string(len) + " tokens");
-        const std::size_t n = std::min<std::size_t>(have, static_cast<std::size_t>(windows));
-        for (std::size_t i = 0; i < n; ++i) {  // evenly spaced over the whole stream
-            const std::size_t at = (i * have / n) * len;
-            out.emplace_back(stream.begin() + long(at), stream.begin() + long(at + len));
-        }
-    }
+    if (!data.empty())
+        out = qcw::calibrationWindows(data, modelDir, static_cast<std::size_t>(length), static_cast<std::size_t>(windows),
+                                      "--calib-data");
     if (random > 0) {
         const auto vocab = static_cast<std::uint64_t>(PhiConfig::load(modelDir + "/config.json").vocabSize);
         std::mt19937_64 rng(seed + 17);

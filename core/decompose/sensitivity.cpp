@@ -64,7 +64,9 @@ TruncationLoss measureTruncationLoss(const std::string& modelDir, const std::vec
     std::map<std::string, std::shared_ptr<LinearOp>*> slots;
     for (auto& [name, slot] : model.linearOps()) slots.emplace(name, slot);
     // Validate every probe before the first (slow) forward pass.
+    std::map<std::string, int> largestRank;  // per matrix: its SVD is taken once, at this rank
     for (const auto& p : probes) {
+        largestRank[p.group] = std::max(largestRank[p.group], p.rank);
         auto it = slots.find(p.group);
         if (it == slots.end()) fail(p.group, "is not a linear map of " + modelDir);
         const auto& op = **it->second;
@@ -77,15 +79,22 @@ TruncationLoss measureTruncationLoss(const std::string& modelDir, const std::vec
     out.tokens = static_cast<std::int64_t>(windows.size() * (len - 1));
     ctx.checkCancelled();
     out.baseLoss = meanLoss(model, ids, ctx);
+    std::string svdGroup;  // the matrix whose SVD `svd` holds (probes of one matrix come together)
+    LowRankResult svd;
     for (std::size_t i = 0; i < probes.size(); ++i) {
         ctx.checkCancelled();
         std::shared_ptr<LinearOp>& slot = *slots.at(probes[i].group);
         const std::shared_ptr<LinearOp> dense = slot;
-        const at::Tensor w = dense->denseWeight().to(at::kCPU, at::kFloat);
-        const bool big = std::min(w.size(0), w.size(1)) > 1024;
-        const LowRankResult t = truncatedSvd(w, TruncateOptions().rank(probes[i].rank).useRandomized(big).withSeed(1));
-        slot = std::make_shared<LowRankLinear>(t.left.to(model.device, model.dtype), t.right.to(model.device, model.dtype),
-                                               dense->bias());
+        if (probes[i].group != svdGroup) {
+            const at::Tensor w = dense->denseWeight().to(at::kCPU, at::kFloat);
+            const bool big = std::min(w.size(0), w.size(1)) > 1024;
+            svd = truncatedSvd(w, TruncateOptions().rank(largestRank.at(probes[i].group)).useRandomized(big).withSeed(1));
+            svdGroup = probes[i].group;
+        }
+        // The factors carry sqrt(s) each: their leading r columns / rows are the rank-r truncation.
+        const std::int64_t r = probes[i].rank;
+        slot = std::make_shared<LowRankLinear>(svd.left.slice(1, 0, r).to(model.device, model.dtype),
+                                               svd.right.slice(0, 0, r).to(model.device, model.dtype), dense->bias());
         try {
             out.loss.push_back(meanLoss(model, ids, ctx));
         } catch (...) {

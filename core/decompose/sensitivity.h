@@ -24,7 +24,8 @@ struct TruncationLoss {
 
 // One forward pass over `windows` (token ids, all one length >= 2) for the dense model and one
 // per probe; each probe's matrix is replaced by its rank-r truncated SVD (randomized above
-// 1024 on both sides) and restored afterwards. Throws qcw::Error (one line) for an unknown
+// 1024 on both sides; taken once per matrix at its largest probed rank when its probes come
+// one after another) and restored afterwards. Throws qcw::Error (one line) for an unknown
 // group, a rank outside [1, min(m, n)], ids outside the vocabulary or ragged windows;
 // qcw::Cancelled between forward passes. Reports stage "sensitivity" per probe.
 // `device`: where the forward passes run ("cpu", "cuda", "cuda:N"; the model in its default

@@ -111,4 +111,21 @@ TrainData loadTrainData(const std::string& dataDir, const std::string& modelDir,
     return d;
 }
 
+std::vector<std::vector<std::int64_t>> calibrationWindows(const std::string& dataDir, const std::string& modelDir,
+                                                          std::size_t length, std::size_t count,
+                                                          const std::string& forWhat) {
+    const std::string jsonl = (std::filesystem::path(dataDir) / "dataset.jsonl").string();
+    const auto stream = tokenizeDataset(jsonl, modelDir, forWhat);
+    const std::size_t have = length > 0 ? stream.size() / length : 0;
+    if (have == 0) fail(jsonl, "gives fewer than " + std::to_string(length) + " tokens to calibrate on");
+    const std::size_t n = std::min(have, count);
+    std::vector<std::vector<std::int64_t>> out;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t at = (i * have / n) * length;
+        out.emplace_back(stream.begin() + static_cast<std::ptrdiff_t>(at),
+                         stream.begin() + static_cast<std::ptrdiff_t>(at + length));
+    }
+    return out;
+}
+
 }  // namespace qcw

@@ -43,5 +43,11 @@ std::vector<std::string> readDatasetTexts(const std::string& jsonl);
 // Those texts tokenized by modelDir's tokenizer into one stream, each followed by end-of-text
 // when the config names one; `forWhat` goes into the error when there is no tokenizer.
 std::vector<std::int64_t> tokenizeDataset(const std::string& jsonl, const std::string& modelDir, const std::string& forWhat);
+// Calibration windows from a dataset folder (its dataset.jsonl, tokenized as above): at most
+// `count` windows of `length` tokens, evenly spaced over the whole stream. Throws qcw::Error
+// naming dataset.jsonl when it gives fewer than `length` tokens.
+std::vector<std::vector<std::int64_t>> calibrationWindows(const std::string& dataDir, const std::string& modelDir,
+                                                          std::size_t length, std::size_t count,
+                                                          const std::string& forWhat);
 
 }  // namespace qcw

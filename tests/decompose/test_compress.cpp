@@ -382,7 +382,8 @@ private slots:
     void truncationLossMatchesDirectComputation() {
         c10::InferenceMode guard;
         const auto windows = randomWindows(4, 24, 320, 9);
-        const std::vector<TruncationProbe> probes = {{"model.layers.1.mlp.fc1", 8}, {"lm_head", 64}, {"model.layers.0.self_attn.q_proj", 3}};
+        const std::vector<TruncationProbe> probes = {
+            {"model.layers.1.mlp.fc1", 8}, {"model.layers.1.mlp.fc1", 20}, {"lm_head", 64}, {"model.layers.0.self_attn.q_proj", 3}};
         const TruncationLoss t = measureTruncationLoss(kTiny, probes, windows);
         QCOMPARE(t.loss.size(), probes.size());
         QCOMPARE(t.tokens, std::int64_t(4 * 23));
@@ -395,14 +396,21 @@ private slots:
             return at::cross_entropy_loss(logits.slice(1, 0, 23).reshape({-1, 320}), ids.slice(1, 1).reshape({-1})).item<double>();
         };
         QVERIFY(std::fabs(t.baseLoss - lossOf()) < 1e-5);
-        for (auto& [name, slot] : m.linearOps())
-            if (name == "model.layers.1.mlp.fc1") {
-                const auto t8 = truncatedSvd((*slot)->denseWeight(), TruncateOptions().rank(8));
-                *slot = std::make_shared<LowRankLinear>(t8.left, t8.right, (*slot)->bias());
-            }
-        QVERIFY2(std::fabs(t.loss[0] - lossOf()) < 1e-5, qPrintable(QString("%1 vs %2").arg(t.loss[0]).arg(lossOf())));
-        QVERIFY(std::fabs(t.loss[1] - t.baseLoss) < 1e-4);  // lm_head at full rank 64
-        QVERIFY(t.loss[2] != t.baseLoss);
+        // One matrix at two ranks (its SVD is taken once): each equals its own truncation.
+        for (std::size_t i : {std::size_t(0), std::size_t(1)}) {
+            for (auto& [name, slot] : m.linearOps())
+                if (name == "model.layers.1.mlp.fc1") {
+                    const auto dense = *slot;
+                    const auto tr = truncatedSvd(dense->denseWeight(), TruncateOptions().rank(probes[i].rank));
+                    *slot = std::make_shared<LowRankLinear>(tr.left, tr.right, dense->bias());
+                    const double direct = lossOf();
+                    *slot = dense;
+                    QVERIFY2(std::fabs(t.loss[i] - direct) < 1e-5, qPrintable(QString("%1 vs %2").arg(t.loss[i]).arg(direct)));
+                }
+        }
+        QVERIFY(t.loss[0] != t.loss[1]);     // two different truncations
+        QVERIFY(std::fabs(t.loss[2] - t.baseLoss) < 1e-4);  // lm_head at full rank 64
+        QVERIFY(t.loss[3] != t.baseLoss);
         // Cancelled after the first probe: it stops there.
         RunContext stopper;
         int reported = 0;

@@ -32,10 +32,6 @@ using qcw::ui::ChatPane;
 using qcw::ui::ChatReply;
 using qcw::ui::MainWindow;
 
-namespace {
-
-
-}  // namespace
 
 class TestChatPane : public QObject {
     Q_OBJECT

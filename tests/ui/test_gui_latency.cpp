@@ -32,10 +32,6 @@ using qcw::ui::CompressionPane;
 using qcw::ui::MainWindow;
 using qcw::ui::ModelPane;
 
-namespace {
-
-
-}  // namespace
 
 class TestGuiLatency : public QObject {
     Q_OBJECT
