@@ -101,7 +101,7 @@ if [ "$(left)" -gt 120 ]; then
     [ "$(left)" -gt 20 ] && bench svd30_b8_graphs "$W/phi15-30" --prefill-tokens 512 --decode-tokens 64 --batch 8
   fi
 fi
-# 6. Loss-weighted rank search with the forward passes on CUDA (the demo model; 147 passes).
+# 6. Loss-weighted rank search with the forward passes on CUDA (the demo model; 148 loss evaluations).
 if [ "$(left)" -gt 60 ] && [ -d "$W/ds" ]; then
   timeout 60 "$Q" ranks resources/models/demo-phi --target-params 0.3 --solver exact --weighting loss --calib-data "$W/ds" \
     --calib-windows 8 --calib-length 256 --device cuda --json > "$OUT/ranks_loss_cuda.json" 2> "$OUT/ranks_loss_cuda.err"
