@@ -16,7 +16,7 @@
 
 QCW_COMMAND(70) {
     struct Opts {
-        std::string model, text, ids, data, unigram, teacher, mc, qa;
+        std::string model, text, ids, data, unigram, teacher, mc, qa, weights = "auto";
         int window = 0, stride = 0, threads = 0;
         std::int64_t maxTokens = 0;
         std::size_t qaLimit = 0;
@@ -42,6 +42,7 @@ QCW_COMMAND(70) {
     sub->add_option("--window", o->window, "Tokens per window (default: the context, at most 1024)");
     sub->add_option("--stride", o->stride, "New tokens per window (default: window / 2)");
     sub->add_option("--threads", o->threads, "CPU threads (0: all cores)");
+    sub->add_option("--weights", o->weights, "How weights are held: auto (stored on the CPU), stored, compute, f32, f16, bf16, q8 or q4");
     sub->add_flag("--json", o->json, "Print one JSON object on stdout");
     sub->callback([o] {
         if (o->text.empty() && o->ids.empty() && o->mc.empty() && o->data.empty() && o->qa.empty())
@@ -95,7 +96,7 @@ QCW_COMMAND(70) {
             tokenizer("--qa");
         }
         auto& ctx = qcw::cli::interruptibleContext();
-        auto model = qcw::Engine::load(o->model, {"cpu", "auto", o->threads}, ctx);
+        auto model = qcw::Engine::load(o->model, {"cpu", "auto", o->threads, o->weights}, ctx);
         qcw::PerplexityOptions po;
         po.window = o->window;
         po.stride = o->stride;
@@ -125,7 +126,7 @@ QCW_COMMAND(70) {
             j["qa_count"] = r.count;
         }
         if (!o->teacher.empty() && !streams.empty()) {
-            auto teacher = qcw::Engine::load(o->teacher, {"cpu", "auto", o->threads}, ctx);
+            auto teacher = qcw::Engine::load(o->teacher, {"cpu", "auto", o->threads, o->weights}, ctx);
             auto ag = qcw::teacherAgreement(*model, *teacher, streams, po, ctx);
             j["teacher_top1_agreement"] = ag.top1;
             j["teacher_kl"] = ag.klPerToken;

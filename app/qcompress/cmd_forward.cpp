@@ -27,7 +27,7 @@ std::vector<std::int64_t> readIntTensor(const qcw::SafetensorsFile& f, const qcw
 
 QCW_COMMAND(20) {
     struct Opts {
-        std::string model, ids, out, device = "cpu", dtype = "auto";
+        std::string model, ids, out, device = "cpu", dtype = "auto", weights = "auto";
         bool hidden = false, json = false;
         int threads = 0;
     };
@@ -39,6 +39,7 @@ QCW_COMMAND(20) {
     sub->add_option("--device", o->device, "cpu, cuda or cuda:N");
     sub->add_option("--dtype", o->dtype, "auto, float32, float16 or bfloat16");
     sub->add_option("--threads", o->threads, "CPU threads (0: all cores)");
+    sub->add_option("--weights", o->weights, "How weights are held: auto (stored on the CPU), stored, compute, f32, f16, bf16, q8 or q4");
     sub->add_flag("--hidden-states", o->hidden, "Also write hidden_state_0..N as transformers returns them");
     sub->add_flag("--json", o->json, "Print a JSON summary on stdout");
     sub->callback([o] {
@@ -50,7 +51,7 @@ QCW_COMMAND(20) {
         if (mask && mask->shape != ids->shape) qcw::fail(o->ids, "attention_mask must have the shape of input_ids");
         auto idv = readIntTensor(*in, *ids);
         std::vector<std::int64_t> maskv = mask ? readIntTensor(*in, *mask) : std::vector<std::int64_t>{};
-        auto engine = qcw::Engine::load(o->model, {o->device, o->dtype, o->threads}, qcw::cli::interruptibleContext());
+        auto engine = qcw::Engine::load(o->model, {o->device, o->dtype, o->threads, o->weights}, qcw::cli::interruptibleContext());
         auto r = engine->forward(idv, maskv, ids->shape[0], ids->shape[1], o->hidden);
         std::vector<qcw::TensorToWrite> outs;
         outs.push_back({"logits", qcw::DType::F32, r.logits.shape, r.logits.data.data(), {}});

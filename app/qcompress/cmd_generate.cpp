@@ -32,7 +32,7 @@ std::vector<std::int64_t> parseIdList(const std::string& text) {
 
 QCW_COMMAND(25) {
     struct Opts {
-        std::string model, prompt, ids, device = "cpu", dtype = "auto";
+        std::string model, prompt, ids, device = "cpu", dtype = "auto", weights = "auto";
         int maxNew = 32, topK = 0, threads = 0;
         bool greedy = false, json = false, ignoreEos = false;
         double temperature = 0.8, topP = 0.95;
@@ -54,6 +54,7 @@ QCW_COMMAND(25) {
     sub->add_option("--device", o->device, "cpu, cuda or cuda:N");
     sub->add_option("--dtype", o->dtype, "auto, float32, float16 or bfloat16");
     sub->add_option("--threads", o->threads, "CPU threads (0: all cores)");
+    sub->add_option("--weights", o->weights, "How weights are held: auto (stored on the CPU), stored, compute, f32, f16, bf16, q8 or q4");
     sub->add_flag("--json", o->json, "Print one JSON object on stdout");
     sub->callback([o] {
         if (o->prompt.empty() && o->ids.empty()) qcw::fail("generate", "give --prompt TEXT or --ids 1,2,3");
@@ -70,7 +71,7 @@ QCW_COMMAND(25) {
             prompt.assign(enc.ids.begin(), enc.ids.end());
             if (prompt.empty()) qcw::fail("--prompt", "is empty");
         }
-        auto engine = qcw::Engine::load(o->model, {o->device, o->dtype, o->threads}, qcw::RunContext::none());
+        auto engine = qcw::Engine::load(o->model, {o->device, o->dtype, o->threads, o->weights}, qcw::RunContext::none());
         qcw::GenerateOptions g;
         g.maxNewTokens = o->maxNew;
         g.greedy = o->greedy;

@@ -3,7 +3,9 @@
 #include "common/error.h"
 #include "model/engine_impl.h"
 #include "model/loader.h"
+#include "model/packed.h"
 #include "model/quantized.h"
+#include "kernels/linear.h"
 
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
@@ -19,12 +21,23 @@ Engine::Engine() = default;
 Engine::~Engine() = default;
 
 std::unique_ptr<Engine> Engine::load(const std::string& dir, const EngineOptions& opts, const RunContext& ctx) {
-    if (opts.threads > 0) at::set_num_threads(opts.threads);
+    if (opts.threads > 0) {
+        at::set_num_threads(opts.threads);
+        kernels::setThreads(opts.threads);
+    }
+    std::string weights = opts.weights;
+    if (weights == "auto") {
+        const at::Device device = parseDevice(opts.device);
+        weights = device.is_cpu() && parseComputeDtype(opts.dtype, device) == at::kFloat ? "stored" : "compute";
+    } else {
+        checkWeightsMode(weights);
+    }
     auto t0 = std::chrono::steady_clock::now();
     std::unique_ptr<Engine> e(new Engine());
-    e->impl_ = std::make_unique<Impl>(Impl{Checkpoint::open(dir), {}, {}, 0});
+    e->impl_ = std::make_unique<Impl>(Impl{Checkpoint::open(dir), {}, {}, 0, weights});
     e->impl_->summary = summarize(e->impl_->checkpoint);
-    e->impl_->model = loadPhiModel(e->impl_->checkpoint, LoadOptions().onDevice(opts.device).withDtype(opts.dtype), ctx);
+    e->impl_->model = loadPhiModel(e->impl_->checkpoint,
+                                   LoadOptions().onDevice(opts.device).withDtype(opts.dtype).withWeights(weights), ctx);
     e->impl_->loadSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return e;
 }
@@ -38,6 +51,8 @@ int Engine::cudaDeviceIndex() const {
     return d.has_index() ? d.index() : 0;
 }
 std::string Engine::computeDtype() const { return std::string(c10::toString(impl_->model.dtype)); }
+std::string Engine::weightsMode() const { return impl_->weights; }
+std::string Engine::kernelIsa() const { return impl_->weights == "compute" ? "" : kernels::isaName(kernels::activeIsa()); }
 double Engine::loadSeconds() const { return impl_->loadSeconds; }
 std::int64_t Engine::parameterCount() const { return impl_->model.parameterCount(); }
 
@@ -46,9 +61,32 @@ std::int64_t Engine::weightBytes() const {
     std::int64_t bytes = 0;
     for (auto& [name, t] : m.parameters())
         if (t && t->defined()) bytes += static_cast<std::int64_t>(t->nbytes());
-    for (auto& [name, op] : m.linearOps())  // int8 weights are not trainable parameters
-        if (auto* q = dynamic_cast<const Int8Linear*>(op->get()))
-            bytes += static_cast<std::int64_t>(q->qweight().nbytes() + q->scale().nbytes());
+    // Packed and int8 weights are not trainable parameters: their own count, less the bias that
+    // parameters() already counted. A tied lm_head packed over the embedding adds nothing.
+    for (auto& [name, op] : m.linearOps()) {
+        const std::int64_t stored = (*op)->storedBytes();
+        if (stored < 0) continue;
+        if (m.config.tieWordEmbeddings && name == "lm_head" && !m.embedTokens.defined()) continue;
+        const at::Tensor b = (*op)->bias();
+        bytes += stored - (b.defined() ? static_cast<std::int64_t>(b.nbytes()) : 0);
+        if (auto* p = dynamic_cast<const PackedLinear*>(op->get()))
+            if (p->weight().view.data == m.embedTokens.data_ptr()) bytes -= p->weight().view.bytes();
+    }
+    return bytes;
+}
+
+std::int64_t Engine::weightBytesPerToken() const {
+    auto& m = impl_->model;
+    std::int64_t bytes = static_cast<std::int64_t>(m.embedTokens.nbytes()) / std::max<std::int64_t>(1, m.embedTokens.size(0));
+    for (auto& [name, op] : m.linearOps()) {
+        const std::int64_t stored = (*op)->storedBytes();
+        if (stored >= 0) {
+            bytes += stored;
+        } else {
+            for (auto& [n, t] : (*op)->namedParameters())
+                if (t && t->defined()) bytes += static_cast<std::int64_t>(t->nbytes());
+        }
+    }
     return bytes;
 }
 

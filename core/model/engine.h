@@ -16,6 +16,9 @@ struct EngineOptions {
     std::string device = "cpu";
     std::string dtype = "auto";
     int threads = 0;  // 0: leave LibTorch's default (every core)
+    // How the linear maps are held (LoadOptions::weights), or "auto": "stored" on the CPU with
+    // float32 compute (the CPU kernels on the file's own bytes), "compute" otherwise.
+    std::string weights = "auto";
 };
 
 // A row-major float32 array with its shape.
@@ -42,10 +45,16 @@ public:
     // -1 on the CPU.
     int cudaDeviceIndex() const;
     std::string computeDtype() const;
+    // The weights mode in use ("compute", "stored", "q8", ...) and the kernels' instruction set
+    // ("avx512", "avx2", "generic"; empty with weights "compute").
+    std::string weightsMode() const;
+    std::string kernelIsa() const;
     double loadSeconds() const;
     std::int64_t parameterCount() const;
     // Bytes of the loaded weights as held for compute (factors, int8 weights and scales included).
     std::int64_t weightBytes() const;
+    // Bytes of weights one decode step reads: every linear map whole, one embedding row.
+    std::int64_t weightBytesPerToken() const;
 
     // ids and mask are row-major [batch, time]; mask may be empty (all ones).
     ForwardResult forward(const std::vector<std::int64_t>& ids, const std::vector<std::int64_t>& mask,

@@ -11,6 +11,7 @@ struct Engine::Impl {
     ModelSummary summary;
     PhiModel model;
     double loadSeconds = 0;
+    std::string weights = "compute";
 };
 
 }  // namespace qcw

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "model/factorized.h"
+#include "model/packed.h"
 #include "model/quantized.h"
 
 #include <nlohmann/json.hpp>
@@ -54,6 +55,12 @@ at::Tensor tensorFromView(const TensorView& v, at::ScalarType dtype, at::Device 
     at::Tensor out = at::empty(v.shape, at::TensorOptions().dtype(dtype).device(device));
     out.copy_(src);
     return out;
+}
+
+void checkWeightsMode(const std::string& mode) {
+    kernels::Format f;
+    if (mode == "compute" || mode == "stored" || kernels::parseFormat(mode, f)) return;
+    fail("--weights " + mode, "unknown weights mode; expected compute, stored, f32, f16, bf16, q8 or q4");
 }
 
 namespace {
@@ -120,12 +127,83 @@ std::map<std::string, std::string> tuckerGroups(const std::string& dir) {
     return out;
 }
 
+// Packed weights for the CPU kernels, straight from the checkpoint's views.
+struct Packer {
+    const Checkpoint& ckpt;
+    std::string mode;  // "stored" or a kernels::Format name
+
+    kernels::Format target(DType stored) const {
+        if (mode != "stored") {
+            kernels::Format f = kernels::Format::F32;
+            kernels::parseFormat(mode, f);
+            return f;
+        }
+        switch (stored) {
+            case DType::F16: return kernels::Format::F16;
+            case DType::BF16: return kernels::Format::BF16;
+            case DType::I8: return kernels::Format::Q8;
+            default: return kernels::Format::F32;
+        }
+    }
+
+    // A float matrix [rows, cols] (shape already checked): the mapping itself when the stored
+    // form is the target, else converted.
+    PackedWeight floatMatrix(const TensorView& v) const {
+        const std::int64_t rows = v.shape[0], cols = v.shape[1];
+        const kernels::Format f = target(v.dtype);
+        const bool same = (f == kernels::Format::F32 && v.dtype == DType::F32) ||
+                          (f == kernels::Format::F16 && v.dtype == DType::F16) ||
+                          (f == kernels::Format::BF16 && v.dtype == DType::BF16);
+        if (same) {
+            PackedWeight p;
+            p.view.format = f;
+            p.view.rows = rows;
+            p.view.cols = cols;
+            p.view.ld = cols;
+            p.view.data = v.data;
+            p.owner = ckpt.fileOf(v.name)->mapping();
+            return p;
+        }
+        PackedWeight p = PackedWeight::fromTensor(tensorFromView(v, at::kFloat, at::kCPU), f);
+        ckpt.fileOf(v.name)->release(v);
+        return p;
+    }
+
+    // int8 rows q [rows, cols] with one fp32 scale per row.
+    PackedWeight int8Rows(const TensorView& q, at::Tensor rowScale) const {
+        const std::int64_t rows = q.shape[0], cols = q.shape[1];
+        rowScale = rowScale.to(at::kFloat).contiguous();
+        const kernels::Format f = target(DType::I8);
+        if (f == kernels::Format::Q8 && cols % kernels::kBlock == 0) {  // the mapping is the weight
+            struct Owner {
+                std::shared_ptr<MappedFile> map;
+                at::Tensor scales;
+            };
+            auto owner = std::make_shared<Owner>(Owner{ckpt.fileOf(q.name)->mapping(), rowScale});
+            PackedWeight p;
+            p.view.format = kernels::Format::Q8;
+            p.view.rows = rows;
+            p.view.cols = cols;
+            p.view.ld = cols / kernels::kBlock;
+            p.view.data = q.data;
+            p.view.scales = owner->scales.data_ptr<float>();
+            p.view.scaleRowStride = 1;
+            p.view.scaleBlockStride = 0;
+            p.owner = owner;
+            return p;
+        }
+        at::Tensor w = tensorFromView(q, at::kFloat, at::kCPU) * rowScale.unsqueeze(1);
+        ckpt.fileOf(q.name)->release(q);
+        return PackedWeight::fromTensor(w, f);
+    }
+};
+
 // Builds one linear map (dense, int8, low-rank, Tucker or tensor-train) from its tensors.
 // Tucker bases are shared within a group: the first member built fetches them and owns them.
 class LinearBuilder {
 public:
-    LinearBuilder(const Checkpoint& ckpt, Fetcher& f, at::Device device)
-        : ckpt(ckpt), f(f), device(device), groups(tuckerGroups(ckpt.dir())) {}
+    LinearBuilder(const Checkpoint& ckpt, Fetcher& f, at::Device device, const Packer* packer = nullptr)
+        : ckpt(ckpt), f(f), device(device), groups(tuckerGroups(ckpt.dir())), packer(packer) {}
 
     [[noreturn]] void mismatch(const std::string& name, const std::string& what) const {
         fail(ckpt.dir(), "factorized layer '" + name + "': " + what);
@@ -135,16 +213,46 @@ public:
                f.has(name + ".tt_core_0") || f.has(name + ".qweight");
     }
 
+    // A float tensor of exactly this shape, packed (the checks of Fetcher::get).
+    const TensorView& floatView(const std::string& name, const std::vector<std::int64_t>& shape) {
+        const TensorView* v = ckpt.find(name);
+        if (!v) fail(ckpt.dir(), "tensor '" + name + "' is missing from the checkpoint");
+        if (v->shape != shape)
+            fail(ckpt.fileOf(name)->path(), "tensor '" + name + "' has shape " + shapeText(v->shape) +
+                                                ", config.json implies " + shapeText(shape));
+        if (v->dtype != DType::F32 && v->dtype != DType::F16 && v->dtype != DType::BF16 && v->dtype != DType::F64)
+            fail(ckpt.fileOf(name)->path(),
+                 "tensor '" + name + "' has dtype " + dtypeName(v->dtype) + ", expected a floating-point type");
+        f.ctx.checkCancelled();
+        f.ctx.report("load", static_cast<long long>(++f.done), static_cast<long long>(f.total), {}, name);
+        return *v;
+    }
+    const TensorView& matrixView(const std::string& name) {
+        const TensorView* v = ckpt.find(name);
+        if (!v) fail(ckpt.dir(), "tensor '" + name + "' is missing from the checkpoint");
+        if (v->shape.size() != 2) fail(ckpt.fileOf(name)->path(), "tensor '" + name + "' must be 2-D, got " + shapeText(v->shape));
+        return floatView(name, v->shape);
+    }
+
     std::shared_ptr<LinearOp> build(const std::string& name, std::int64_t out, std::int64_t in) {
         if (f.has(name + ".qweight")) {
             const TensorView* v = ckpt.find(name + ".qweight");
             if (v->dtype != DType::I8 || v->shape != std::vector<std::int64_t>{out, in})
                 mismatch(name, "int8 weight must be I8 [" + std::to_string(out) + ", " + std::to_string(in) + "]");
+            if (packer) {
+                at::Tensor scale = f.getAny(name + ".qscale", 1).to(at::kFloat);
+                if (scale.size(0) != out) mismatch(name, "needs one int8 scale per output channel");
+                return std::make_shared<PackedLinear>(packer->int8Rows(*v, scale), f.get(name + ".bias", {out}), "int8");
+            }
             at::Tensor q = tensorFromView(*v, at::kChar, device);
             ckpt.fileOf(v->name)->release(*v);
             at::Tensor scale = f.getAny(name + ".qscale", 1).to(at::kFloat);
             if (scale.size(0) != out) mismatch(name, "needs one int8 scale per output channel");
             return std::make_shared<Int8Linear>(q, scale, f.get(name + ".bias", {out}));
+        }
+        if (packer && (f.has(name + ".weight") || !(f.has(name + ".lowrank_left") || f.has(name + ".tucker_core") || f.has(name + ".tt_core_0")))) {
+            PackedWeight w = packer->floatMatrix(floatView(name + ".weight", {out, in}));
+            return std::make_shared<PackedLinear>(std::move(w), f.get(name + ".bias", {out}));
         }
         if (f.has(name + ".weight") || !(f.has(name + ".lowrank_left") || f.has(name + ".tucker_core") || f.has(name + ".tt_core_0"))) {
             at::Tensor w = f.get(name + ".weight", {out, in});  // weight first: errors name it before its bias
@@ -159,6 +267,19 @@ public:
                 ckpt.fileOf(v->name)->release(*v);
                 return q;
             };
+            if (packer) {
+                const TensorView* l = ckpt.find(name + ".lowrank_left");
+                const TensorView* r = ckpt.find(name + ".lowrank_right");
+                if (!l || !r || l->dtype != DType::I8 || r->dtype != DType::I8 || l->shape.size() != 2 || r->shape.size() != 2)
+                    mismatch(name, "int8 low-rank factors must be 2-D I8 tensors");
+                if (l->shape[0] != out || r->shape[1] != in || l->shape[1] != r->shape[0])
+                    mismatch(name, "int8 low-rank factors do not form a [" + std::to_string(out) + ", " + std::to_string(in) + "] map");
+                at::Tensor sl = f.getAny(name + ".lowrank_left_scale", 1).to(at::kFloat);
+                at::Tensor sr = f.getAny(name + ".lowrank_right_scale", 1).to(at::kFloat);
+                if (sl.size(0) != l->shape[0] || sr.size(0) != r->shape[0]) mismatch(name, "needs one scale per row of each int8 factor");
+                return std::make_shared<PackedLowRankLinear>(packer->int8Rows(*l, sl), packer->int8Rows(*r, sr),
+                                                             f.get(name + ".bias", {out}), "lowrank-int8");
+            }
             at::Tensor ql = int8Of(name + ".lowrank_left"), qr = int8Of(name + ".lowrank_right");
             if (ql.size(0) != out || qr.size(1) != in || ql.size(1) != qr.size(0))
                 mismatch(name, "int8 low-rank factors do not form a [" + std::to_string(out) + ", " + std::to_string(in) + "] map");
@@ -166,6 +287,13 @@ public:
             at::Tensor sr = f.getAny(name + ".lowrank_right_scale", 1).to(at::kFloat);
             if (sl.size(0) != ql.size(0) || sr.size(0) != qr.size(0)) mismatch(name, "needs one scale per row of each int8 factor");
             return std::make_shared<Int8LowRankLinear>(ql, sl, qr, sr, f.get(name + ".bias", {out}));
+        }
+        if (packer && f.has(name + ".lowrank_left")) {
+            const TensorView& l = matrixView(name + ".lowrank_left");
+            const TensorView& r = matrixView(name + ".lowrank_right");
+            if (l.shape[0] != out || r.shape[1] != in || l.shape[1] != r.shape[0])
+                mismatch(name, "low-rank factors do not form a [" + std::to_string(out) + ", " + std::to_string(in) + "] map");
+            return std::make_shared<PackedLowRankLinear>(packer->floatMatrix(l), packer->floatMatrix(r), f.get(name + ".bias", {out}));
         }
         if (f.has(name + ".lowrank_left")) {
             at::Tensor l = f.getAny(name + ".lowrank_left", 2), r = f.getAny(name + ".lowrank_right", 2);
@@ -206,6 +334,7 @@ private:
     at::Device device;
     std::map<std::string, std::string> groups;
     std::map<std::string, std::shared_ptr<TuckerBases>> bases;
+    const Packer* packer;
 };
 
 }  // namespace
@@ -219,9 +348,15 @@ PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const Run
     const std::int64_t H = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize, hd = c.headDim();
     const std::int64_t kv = static_cast<std::int64_t>(c.numKvHeads) * hd;
 
+    checkWeightsMode(opts.weights);
+    const bool packed = opts.weights != "compute";
+    if (packed && (!m.device.is_cpu() || m.dtype != at::kFloat))
+        fail("--weights " + opts.weights, "packed weights run on the CPU with float32 compute (got " + m.device.str() + ", " +
+                                              std::string(c10::toString(m.dtype)) + "); use --weights compute");
     Fetcher f{ckpt, m.dtype, m.device, ctx};
     f.total = ckpt.tensors().size();
-    LinearBuilder builder{ckpt, f, m.device};
+    const Packer packer{ckpt, opts.weights};
+    LinearBuilder builder{ckpt, f, m.device, packed ? &packer : nullptr};
     auto linear = [&](const std::string& name, std::int64_t out, std::int64_t in) { return builder.build(name, out, in); };
     auto norm = [&](const std::string& name, std::int64_t n) {
         LayerNormWeights w;
@@ -230,7 +365,18 @@ PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const Run
         return w;
     };
 
-    m.embedTokens = f.get("model.embed_tokens.weight", {V, H});
+    if (packed) {  // the embedding stays as stored: one row is read per token
+        const TensorView& e = builder.floatView("model.embed_tokens.weight", {V, H});
+        if (e.dtype == DType::F64) {
+            m.embedTokens = f.get("model.embed_tokens.weight", {V, H});
+        } else {
+            auto keep = ckpt.fileOf(e.name)->mapping();
+            m.embedTokens = at::from_blob(const_cast<std::uint8_t*>(e.data), e.shape, [keep](void*) {},
+                                          at::TensorOptions().dtype(toScalarType(e.dtype)));
+        }
+    } else {
+        m.embedTokens = f.get("model.embed_tokens.weight", {V, H});
+    }
     for (int i = 0; i < c.numLayers; ++i) {
         const std::string p = "model.layers." + std::to_string(i) + ".";
         PhiBlock b;
@@ -252,7 +398,8 @@ PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const Run
         m.lmHead = linear("lm_head", V, H);
     } else if (c.tieWordEmbeddings) {
         at::Tensor bias = f.has("lm_head.bias") ? f.get("lm_head.bias", {V}) : at::Tensor();
-        m.lmHead = std::make_shared<DenseLinear>(m.embedTokens, bias);
+        if (packed) m.lmHead = std::make_shared<PackedLinear>(packer.floatMatrix(*ckpt.find("model.embed_tokens.weight")), bias);
+        else m.lmHead = std::make_shared<DenseLinear>(m.embedTokens, bias);
     } else {
         fail(ckpt.dir(), "tensor 'lm_head.weight' is missing from the checkpoint");
     }

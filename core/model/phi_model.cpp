@@ -1,6 +1,7 @@
 #include "model/phi_model.h"
 
 #include "common/error.h"
+#include "model/packed.h"
 
 #include <torch/version.h>
 
@@ -130,7 +131,10 @@ AttentionInputs PhiModel::attentionInputs(std::int64_t B, std::int64_t T, std::i
     return in;
 }
 
-at::Tensor PhiModel::embed(const at::Tensor& ids) const { return at::embedding(embedTokens, ids); }
+at::Tensor PhiModel::embed(const at::Tensor& ids) const {
+    at::Tensor e = at::embedding(embedTokens, ids);
+    return e.scalar_type() == dtype ? e : e.to(dtype);
+}
 
 at::Tensor PhiModel::blockWith(const PhiBlock& blk, const at::Tensor& h, const AttentionInputs& in,
                                at::Tensor* cacheK, at::Tensor* cacheV, const at::Tensor& cacheSlot) const {
@@ -139,9 +143,15 @@ at::Tensor PhiModel::blockWith(const PhiBlock& blk, const at::Tensor& h, const A
     const int nH = c.numHeads, nKv = c.numKvHeads, hd = c.headDim();
     const double scale = 1.0 / std::sqrt(double(hd));
     auto x = layerNorm(h, blk.inputLayerNorm, c.layerNormEps);
-    auto q = blk.q->forward(x).view({B, T, nH, hd}).transpose(1, 2);
-    auto k = blk.k->forward(x).view({B, T, nKv, hd}).transpose(1, 2);
-    auto v = blk.v->forward(x).view({B, T, nKv, hd}).transpose(1, 2);
+    at::Tensor qkv[3];
+    if (!packedForwardMany({blk.q.get(), blk.k.get(), blk.v.get()}, x, qkv)) {  // one pass over x on the CPU kernels
+        qkv[0] = blk.q->forward(x);
+        qkv[1] = blk.k->forward(x);
+        qkv[2] = blk.v->forward(x);
+    }
+    auto q = qkv[0].view({B, T, nH, hd}).transpose(1, 2);
+    auto k = qkv[1].view({B, T, nKv, hd}).transpose(1, 2);
+    auto v = qkv[2].view({B, T, nKv, hd}).transpose(1, 2);
     if (c.qkLayerNorm) {
         q = layerNorm(q, blk.qLayerNorm, c.layerNormEps);
         k = layerNorm(k, blk.kLayerNorm, c.layerNormEps);
@@ -180,7 +190,7 @@ at::Tensor PhiModel::blockWith(const PhiBlock& blk, const at::Tensor& h, const A
     }
     attn = attn.transpose(1, 2).reshape({B, T, nH * hd});
     auto attnOut = blk.dense->forward(attn);
-    auto mlpOut = blk.fc2->forward(geluNew(blk.fc1->forward(x)));
+    auto mlpOut = blk.fc2->forward(blk.fc1->forwardGelu(x));
     return attnOut + mlpOut + h;
 }
 

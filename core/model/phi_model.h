@@ -13,6 +13,9 @@
 
 namespace qcw {
 
+// gelu_new / gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+at::Tensor geluNew(const at::Tensor& x);
+
 // y = x W^T + b in some representation. Dense weights implement it here; the factorized
 // layers of the decomposition engine implement it in factored form (the dense weight is never
 // rebuilt in the forward pass).
@@ -20,6 +23,8 @@ class LinearOp {
 public:
     virtual ~LinearOp() = default;
     virtual at::Tensor forward(const at::Tensor& x) const = 0;
+    // geluNew(forward(x)); kernels that can apply GELU to their output as they write it do.
+    virtual at::Tensor forwardGelu(const at::Tensor& x) const { return geluNew(forward(x)); }
     virtual std::int64_t inFeatures() const = 0;
     virtual std::int64_t outFeatures() const = 0;
     virtual std::int64_t parameterCount() const = 0;
@@ -34,6 +39,9 @@ public:
     // nothing trainable keep the default (none).
     virtual std::vector<std::pair<std::string, at::Tensor*>> namedParameters() { return {}; }
     virtual std::vector<at::Tensor*> parameters();
+    // Bytes of the weights this map reads per pass when they are held in a form that is not a
+    // trainable tensor (packed or int8 weights, scales); -1 when its tensors are its parameters.
+    virtual std::int64_t storedBytes() const { return -1; }
 };
 
 class DenseLinear final : public LinearOp {
@@ -109,7 +117,7 @@ struct AttentionInputs {
 class PhiModel {
 public:
     PhiConfig config;
-    at::Tensor embedTokens;                 // [V, H]
+    at::Tensor embedTokens;                 // [V, H], in the compute dtype, or (packed weights) as stored
     std::vector<PhiBlock> blocks;
     LayerNormWeights finalLayerNorm;
     std::shared_ptr<LinearOp> lmHead;
@@ -151,8 +159,5 @@ public:
     // replaces a tensor can replace it everywhere.
     std::vector<std::pair<std::string, at::Tensor*>> parameterSlots();
 };
-
-// gelu_new / gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-at::Tensor geluNew(const at::Tensor& x);
 
 }  // namespace qcw

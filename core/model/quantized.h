@@ -21,6 +21,9 @@ public:
     at::Tensor bias() const override { return bias_; }
     void to(at::Device device, at::ScalarType dtype) override;
     std::vector<std::pair<std::string, at::Tensor*>> namedParameters() override;  // the bias only
+    std::int64_t storedBytes() const override {
+        return static_cast<std::int64_t>(q_.nbytes() + scale_.nbytes() + (bias_.defined() ? bias_.nbytes() : 0));
+    }
     const at::Tensor& qweight() const { return q_; }
     const at::Tensor& scale() const { return scale_; }
 
@@ -47,6 +50,10 @@ public:
     at::Tensor bias() const override { return bias_; }
     void to(at::Device device, at::ScalarType dtype) override;
     std::vector<std::pair<std::string, at::Tensor*>> namedParameters() override;  // the bias only
+    std::int64_t storedBytes() const override {
+        return static_cast<std::int64_t>(ql_.nbytes() + sl_.nbytes() + qr_.nbytes() + sr_.nbytes() +
+                                         (bias_.defined() ? bias_.nbytes() : 0));
+    }
     const at::Tensor& qLeft() const { return ql_; }
     const at::Tensor& leftScale() const { return sl_; }
     const at::Tensor& qRight() const { return qr_; }
