@@ -59,8 +59,7 @@ QCW_COMMAND(95) {
     auto* sub = root.add_subcommand("serve", "Serve models behind an OpenAI- and Azure-OpenAI-compatible HTTP endpoint");
     sub->add_option("MODEL", o->models, "Model directories (each needs tokenizer.json)")->required()->expected(1, -1);
     sub->add_option("--name", o->names, "Name of each model, in order (default: its folder name); repeat per model")
-        ->expected(1)
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+        ->allow_extra_args(false);  // `--name a MODEL`: MODEL stays a model
     sub->add_option("--host", o->s.host, "Address to bind (default 127.0.0.1; others need an API key)");
     sub->add_option("--port", o->s.port, "Port (0: any free port, printed on stderr)");
     sub->add_option("--api-key", o->s.apiKey, "Key clients must send (Bearer or api-key header); also QCOMPRESS_API_KEY");

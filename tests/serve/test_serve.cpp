@@ -474,10 +474,10 @@ private slots:
             env.insert("QCOMPRESS_API_KEY", "env-key");
             return env;
         }());
-        // --api-key wins over the environment; the environment is used without it: start
-        // without --api-key by giving the model twice under two names.
+        // Without --api-key the environment's key is asked for; the same model twice under two
+        // names (each --name before its MODEL).
         e.proc.setProgram(kBin);
-        e.proc.setArguments({"serve", kModel, kModel, "--name", "original", "--name", "compressed", "--port", "0", "--quiet"});
+        e.proc.setArguments({"serve", "--name", "original", kModel, "--name", "compressed", kModel, "--port", "0", "--quiet"});
         e.proc.start();
         QVERIFY(e.proc.waitForStarted());
         static const QRegularExpression ready("ready on http://127\\.0\\.0\\.1:(\\d+)/v1");
