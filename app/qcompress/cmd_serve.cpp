@@ -52,6 +52,7 @@ QCW_COMMAND(95) {
         std::string keyFile;
         qcw::serve::ServerOptions s;
         bool quiet = false;
+        std::string batching = "continuous";
         int maxTokens = 2048;
         std::size_t maxMessages = 256, maxBody = 1 << 20;
     };
@@ -67,6 +68,9 @@ QCW_COMMAND(95) {
     sub->add_option("--cors", o->s.corsOrigin, "Allow browser requests from this origin (default: no CORS)");
     sub->add_option("--parallel", o->s.parallel, "Requests generating at once (slots)");
     sub->add_option("--queue", o->s.queue, "Requests that may wait for a slot; more get 429");
+    sub->add_option("--batching", o->batching, "continuous: a model's requests decode together in one batched step, "
+                                               "joining and leaving between steps; off: one engine call per request")
+        ->check(CLI::IsMember({"continuous", "off"}));
     sub->add_option("--max-tokens", o->maxTokens, "Largest max_tokens a request may ask for");
     sub->add_option("--max-messages", o->maxMessages, "Most messages in one chat request");
     sub->add_option("--max-body-bytes", o->maxBody, "Largest request body in bytes");
@@ -85,6 +89,7 @@ QCW_COMMAND(95) {
         o->s.limits.maxMessages = o->maxMessages;
         o->s.maxBodyBytes = o->maxBody;
         o->s.log = !o->quiet;
+        o->s.continuousBatching = o->batching == "continuous";
         if (o->maxMessages < 1) qcw::fail("--max-messages", "must be at least 1");
         if (o->maxBody < 1024) qcw::fail("--max-body-bytes", "must be at least 1024, got " + std::to_string(o->maxBody));
         const std::string why = qcw::serve::checkServerOptions(o->s);
@@ -140,9 +145,9 @@ QCW_COMMAND(95) {
         if (!stopped) {
             std::string names;
             for (const auto& n : server.modelNames()) names += (names.empty() ? "" : ", ") + n;
-            std::fprintf(stderr, "qcompress serve: ready on http://%s:%d/v1 models: %s (%d slot%s, queue %d%s)\n",
+            std::fprintf(stderr, "qcompress serve: ready on http://%s:%d/v1 models: %s (%d slot%s, queue %d, batching %s%s)\n",
                          o->s.host.c_str(), port, names.c_str(), o->s.parallel, o->s.parallel == 1 ? "" : "s",
-                         o->s.queue, o->s.apiKey.empty() ? ", no API key" : ", API key required");
+                         o->s.queue, o->batching.c_str(), o->s.apiKey.empty() ? ", no API key" : ", API key required");
         }
         server.wait();
         if (!stopped) endSignalThread();

@@ -3,6 +3,7 @@
 #include "serve/server.h"
 
 #include "common/error.h"
+#include "serve/batcher.h"
 #include "tokenizer/tokenizer.h"
 
 #include <httplib.h>
@@ -39,6 +40,7 @@ struct LoadedModel {
     std::string name, dir;
     std::unique_ptr<Engine> engine;
     std::unique_ptr<Tokenizer> tokenizer;
+    std::unique_ptr<ContinuousBatcher> batcher;  // declared after the engine: stopped before it goes
     int context = 0;
     int vocab = 0;
     std::optional<std::int64_t> eos;
@@ -195,7 +197,10 @@ struct Server::Impl {
             return !stop.stopped();
         };
         try {
-            m.engine->generate({p.promptIds}, p.gen, onToken, shutdown);
+            if (m.batcher)
+                m.batcher->run(p.promptIds, p.gen, [&](std::int64_t t) { return onToken(0, t); });
+            else
+                m.engine->generate({p.promptIds}, p.gen, onToken, shutdown);
         } catch (const Cancelled&) {
             // server shutting down: end the answer here
         }
@@ -355,7 +360,20 @@ struct Server::Impl {
             res.set_content(json{{"status", ready ? "ok" : "loading"}}.dump(), "application/json");
         });
         http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-            res.set_content(metrics.render(admission), "text/plain; version=0.0.4");
+            std::string text = metrics.render(admission);
+            if (ready) {
+                text += "# HELP qcw_batch_steps_total Batched decode steps, by model (continuous batching).\n"
+                        "# TYPE qcw_batch_steps_total counter\n";
+                for (const auto& m : models)
+                    if (m->batcher)
+                        text += "qcw_batch_steps_total{model=\"" + m->name + "\"} " + std::to_string(m->batcher->steps()) + "\n";
+                text += "# HELP qcw_batch_row_steps_total Request rows those steps carried (over steps: the mean batch size).\n"
+                        "# TYPE qcw_batch_row_steps_total counter\n";
+                for (const auto& m : models)
+                    if (m->batcher)
+                        text += "qcw_batch_row_steps_total{model=\"" + m->name + "\"} " + std::to_string(m->batcher->rowSteps()) + "\n";
+            }
+            res.set_content(text, "text/plain; version=0.0.4");
         });
         http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
             res.set_content(modelList(names(), unixNow()).dump(), "application/json");
@@ -424,6 +442,8 @@ void Server::loadModels(const std::vector<ModelSpec>& specs, const RunContext& c
         m->context = m->engine->config().maxPositions;
         m->vocab = m->engine->config().vocabSize;
         m->eos = m->engine->config().eosTokenId;
+        if (impl_->opts.continuousBatching)
+            m->batcher = std::make_unique<ContinuousBatcher>(*m->engine, impl_->opts.parallel);
         const fs::path tc = fs::path(s.dir) / "tokenizer_config.json";
         if (fs::exists(tc)) {
             std::ifstream in(tc);
@@ -447,6 +467,9 @@ void Server::stop() {
     impl_->stopping = true;
     impl_->shutdown.cancel();
     impl_->admission.close();
+    if (impl_->ready)
+        for (auto& m : impl_->models)
+            if (m->batcher) m->batcher->stop();
     impl_->http.stop();
 }
 

@@ -23,6 +23,9 @@ struct ServerOptions {
     std::string apiKey;                 // empty: no key asked (only allowed on loopback)
     std::string corsOrigin;             // empty: no CORS headers
     int parallel = 1;                   // slots generating at once
+    // true: each model's requests decode together in one batched step (ContinuousBatcher);
+    // false: every request is its own engine call.
+    bool continuousBatching = true;
     int queue = 16;                     // requests waiting for a slot beyond those
     int retryAfterSeconds = 1;          // Retry-After of a 429
     std::size_t maxBodyBytes = 1 << 20;

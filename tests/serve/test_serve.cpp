@@ -338,6 +338,7 @@ private slots:
             QCOMPARE(r.status, 200);
             alone << QString::fromStdString(r.js()["choices"][0]["text"].get<std::string>());
         }
+        const QByteArray before = curl(server_.port, "GET", "/metrics").body;
         std::vector<std::unique_ptr<QProcess>> procs;
         for (const auto& p : prompts) {
             const bool stream = procs.size() % 2 == 0;
@@ -360,6 +361,16 @@ private slots:
             }
             QCOMPARE(text, alone[static_cast<int>(i)]);
         }
+        // Continuous batching (the default): the two slots shared decode steps.
+        const QByteArray after = curl(server_.port, "GET", "/metrics").body;
+        const double steps = metric(after, "qcw_batch_steps_total{model=\"demo-phi\"}") -
+                             metric(before, "qcw_batch_steps_total{model=\"demo-phi\"}");
+        const double rows = metric(after, "qcw_batch_row_steps_total{model=\"demo-phi\"}") -
+                            metric(before, "qcw_batch_row_steps_total{model=\"demo-phi\"}");
+        qInfo("4 requests over 2 slots: %.0f steps carried %.0f rows", steps, rows);
+        QVERIFY(steps > 0);
+        QVERIFY2(rows > steps, "no step carried two requests");
+        QVERIFY(rows <= 2 * steps);
     }
 
     void clientDisconnectStopsGeneration() {
@@ -393,9 +404,10 @@ private slots:
     }
 
     void floodBeyondTheQueue() {
-        // One slot, one queue place, eight long requests at once: the surplus gets 429.
+        // One slot, one queue place, eight long requests at once: the surplus gets 429. This
+        // server runs without continuous batching (one engine call per request), the other path.
         Served small;
-        const QString why = small.start({"--parallel", "1", "--queue", "1", "--quiet"});
+        const QString why = small.start({"--parallel", "1", "--queue", "1", "--batching", "off", "--quiet"});
         QVERIFY2(why.isEmpty(), qPrintable(why));
         std::vector<std::unique_ptr<QProcess>> procs;
         const QByteArray body = completionBody(kPrompt, 200);
