@@ -5,6 +5,11 @@
 // MAX (its token count). Prints one JSON object; exits 1 with a message on the first mismatch.
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import * as nodeBuffer from 'node:buffer';
+
+// openai 6 asks for Node 20; Debian 12's own nodejs is 18, which lacks only the global File
+// (node:buffer has it since 18.13), as the client's own message suggests.
+if (typeof globalThis.File === 'undefined' && nodeBuffer.File) globalThis.File = nodeBuffer.File;
 
 const require = createRequire(path.join(process.env.QCW_NPM_DIR, 'noop.js'));
 const { OpenAI, AzureOpenAI } = require('openai');
