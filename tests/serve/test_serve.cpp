@@ -512,6 +512,30 @@ private slots:
         QCOMPARE(e.stop(), 0);
     }
 
+    void keyFromFile() {
+        QTemporaryDir dir;
+        QFile f(dir.filePath("key.txt"));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("file-key-9\n");
+        f.close();
+        Served k;
+        k.proc.setProgram(kBin);
+        k.proc.setArguments({"serve", kModel, "--api-key-file", f.fileName(), "--port", "0", "--quiet"});
+        k.proc.start();
+        QVERIFY(k.proc.waitForStarted());
+        static const QRegularExpression ready("ready on http://127\\.0\\.0\\.1:(\\d+)/v1");
+        for (int i = 0; i < 1200 && !k.port; ++i) {
+            k.proc.waitForReadyRead(100);
+            k.err += k.proc.readAllStandardError();
+            auto m = ready.match(QString::fromUtf8(k.err));
+            if (m.hasMatch()) k.port = m.captured(1).toInt();
+        }
+        QVERIFY2(k.port, k.err.constData());
+        QCOMPARE(curl(k.port, "GET", "/v1/models", QByteArray(), {"-H", "api-key: file-key-9"}).status, 200);
+        verifyError(curl(k.port, "GET", "/v1/models", QByteArray(), {"-H", "api-key: file-key-"}), 401, "invalid_api_key");
+        QCOMPARE(k.stop(), 0);
+    }
+
     void cleanupTestCase() {
         QCOMPARE(server_.stop(), 0);  // SIGTERM: a clean exit
         QVERIFY2(server_.err.contains("qcompress serve: stopped"), server_.err.constData());
