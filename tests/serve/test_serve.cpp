@@ -284,6 +284,11 @@ private slots:
         QTest::newRow("max_tokens over the server's limit")
             << "/v1/chat/completions" << QByteArray("{\"model\":\"demo-phi\"," + msgs + ",\"max_tokens\":9999}") << key
             << 400 << "invalid_value" << "250";
+        QTest::newRow("token id beyond the vocabulary") << "/v1/completions"
+                                                        << QByteArray("{\"model\":\"demo-phi\",\"prompt\":[5,99999]}") << key
+                                                        << 400 << "invalid_value" << "99999";
+        QTest::newRow("empty prompt") << "/v1/completions" << QByteArray("{\"model\":\"demo-phi\",\"prompt\":\"\"}") << key
+                                      << 400 << "invalid_value" << "empty";
         QTest::newRow("unknown route") << "/v1/embeddings" << QByteArray("{}") << key << 404 << "not_found" << "/v1/embeddings";
         QTest::newRow("Azure without api-version") << "/openai/deployments/demo-phi/chat/completions" << QByteArray("{" + msgs + "}")
                                                    << QStringList{"-H", "api-key: " + kKey} << 400
