@@ -18,6 +18,7 @@ debian_packages=(
   libqcustomplot-dev libqcustomplot2.1-qt6
   libtorch-dev libopenblas0-pthread
   libeigen3-dev nlohmann-json3-dev libcli11-dev libpoppler-cpp-dev
+  libcpp-httplib-dev curl
   xvfb xauth
 )
 
@@ -43,7 +44,8 @@ configure_and_build() {
     cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
   fi
   cmake --build "$build" -j "$jobs"
-  # Test-only peers (the npm GPT-2 encoder the tokenizer is checked against).
+  # Test-only peers (the npm GPT-2 encoder the tokenizer is checked against, the openai client
+  # that drives qcompress serve).
   if [ -x "$here/scripts/npm-test-deps.sh" ] && [ "${QCW_NO_INSTALL:-0}" != 1 ]; then
     "$here/scripts/npm-test-deps.sh" "$build" ||
       echo "qcw.sh: could not install the npm test peers; test_tokenizer will say what is missing" >&2
