@@ -34,6 +34,11 @@ QCW_COMMAND(80) {
         const std::size_t rssBefore = qcw::peakRssBytes();
         auto engine = qcw::Engine::load(o->model, {o->device, o->dtype, o->threads, o->weights}, qcw::cli::interruptibleContext());
         const std::size_t rssAfterLoad = qcw::peakRssBytes();
+        // Ready to decode: the load plus one single-token step (page faults, lazy set-up),
+        // the way llama.cpp's bench counts its one-token warm-up.
+        const auto readyStart = std::chrono::steady_clock::now();
+        engine->forward({1}, {}, 1, 1);
+        const double firstStep = std::chrono::duration<double>(std::chrono::steady_clock::now() - readyStart).count();
         const int V = engine->config().vocabSize;
         const int T = std::min(o->prefillTokens, engine->config().maxPositions - o->decodeTokens - 1);
         std::vector<std::vector<std::int64_t>> prompts(static_cast<std::size_t>(o->batch));
@@ -97,6 +102,7 @@ QCW_COMMAND(80) {
                             {"dtype", engine->computeDtype()},
                             {"params", engine->parameterCount()},
                             {"load_seconds", engine->loadSeconds()},
+                            {"ready_seconds", engine->loadSeconds() + firstStep},
                             {"peak_memory_mb", peakMb},
                             {"peak_rss_after_load_mb", double(rssAfterLoad) / 1e6},
                             {"rss_before_load_mb", double(rssBefore) / 1e6},
