@@ -464,10 +464,15 @@ void runJobs(const float* x, std::int64_t n, std::int64_t ldx, const LinearJob* 
 
     std::int64_t work = 0;
     for (int j = 0; j < count; ++j) work += jobs[j].w->rows * jobs[j].w->cols * n;
-    auto body = [&](int t, int nt) {
-        // Rows of all jobs laid end to end, split into nt contiguous ranges aligned to kTile.
-        const std::int64_t tiles = (total + kTile - 1) / kTile;
-        const std::int64_t g0 = std::min(total, (tiles * t / nt) * kTile), g1 = std::min(total, (tiles * (t + 1) / nt) * kTile);
+    // Rows of all jobs laid end to end, cut into chunks of whole tiles that the threads claim
+    // as they come: about 8 chunks a thread, so a thread the OS delays leaves little behind.
+    const std::int64_t tiles = (total + kTile - 1) / kTile;
+    const int nt = threads();
+    // Small maps are not worth waking the pool for: below about a million multiply-adds
+    // (a 1024 x 1024 map of one row) the hand-off costs more than the second thread saves.
+    const std::int64_t chunks = work < (1 << 20) || nt == 1 ? 1 : std::min<std::int64_t>(tiles, 8 * nt);
+    auto chunk = [&](std::int64_t c) {
+        const std::int64_t g0 = std::min(total, (tiles * c / chunks) * kTile), g1 = std::min(total, (tiles * (c + 1) / chunks) * kTile);
         std::int64_t base = 0;
         for (int j = 0; j < count && base < g1; ++j) {
             const LinearJob& job = jobs[j];
@@ -483,10 +488,7 @@ void runJobs(const float* x, std::int64_t n, std::int64_t ldx, const LinearJob* 
             finish(job, n, r0, r1);
         }
     };
-    // Small maps are not worth waking the pool for: below about a million multiply-adds
-    // (a 1024 x 1024 map of one row) the hand-off costs more than the second thread saves.
-    if (work < (1 << 20)) body(0, 1);
-    else parallelRun(body);
+    parallelChunks(chunks, chunk);
 }
 
 std::atomic<std::uint64_t> g_calls{0}, g_ns{0}, g_bytes{0};

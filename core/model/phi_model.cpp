@@ -216,9 +216,9 @@ at::Tensor PhiModel::decodeStep(const at::Tensor& ids, const at::Tensor& positio
 }
 
 at::Tensor PhiModel::head(const at::Tensor& hIn, bool lastTokenOnly) const {
-    at::Tensor h = layerNorm(hIn, finalLayerNorm, config.layerNormEps);
-    if (lastTokenOnly) h = h.narrow(1, h.size(1) - 1, 1);
-    return lmHead->forward(h).to(at::kFloat);
+    // LayerNorm is per position: the last position alone when only its logits are wanted.
+    const at::Tensor last = lastTokenOnly ? hIn.narrow(1, hIn.size(1) - 1, 1) : hIn;
+    return lmHead->forward(layerNorm(last, finalLayerNorm, config.layerNormEps)).to(at::kFloat);
 }
 
 at::Tensor PhiModel::forward(const ForwardArgs& a) const {

@@ -365,22 +365,29 @@ private slots:
         }
     }
 
+    void packedWeightsAreTheFileMapping_data() {
+        QTest::addColumn<int>("dtype");
+        QTest::newRow("f16 file") << static_cast<int>(DType::F16);
+        QTest::newRow("bf16 file") << static_cast<int>(DType::BF16);
+    }
     void packedWeightsAreTheFileMapping() {
         // A 16-bit checkpoint's weights are used where they lie in the file: no copy, half the
         // bytes of the fp32 path, and the embedding stays 16-bit too.
+        QFETCH(int, dtype);
         QTemporaryDir tmp;
-        const std::string dir = tmp.filePath("f16").toStdString();
-        writeSyntheticPhi(dir, namedPhiShape("tiny"), SyntheticOptions().withDtype(DType::F16).withSeed(3));
+        const std::string dir = tmp.filePath("m").toStdString();
+        writeSyntheticPhi(dir, namedPhiShape("tiny"), SyntheticOptions().withDtype(static_cast<DType>(dtype)).withSeed(3));
         Checkpoint ck = Checkpoint::open(dir);
         PhiModel m = loadPhiModel(ck, LoadOptions().withWeights("stored"));
         const auto& map = ck.files()[0]->mapping();
         for (auto& [name, op] : m.linearOps()) {
             auto* p = dynamic_cast<PackedLinear*>(op->get());
-            QVERIFY2(p && p->weight().view.format == k::Format::F16, name.c_str());
+            const auto want = static_cast<DType>(dtype) == DType::F16 ? k::Format::F16 : k::Format::BF16;
+            QVERIFY2(p && p->weight().view.format == want, name.c_str());
             const auto* data = static_cast<const std::uint8_t*>(p->weight().view.data);
             QVERIFY2(data >= map->data() && data + p->weight().view.bytes() <= map->data() + map->size(), name.c_str());
         }
-        QCOMPARE(m.embedTokens.scalar_type(), at::kHalf);
+        QCOMPARE(m.embedTokens.scalar_type(), static_cast<DType>(dtype) == DType::F16 ? at::kHalf : at::kBFloat16);
         auto fp32 = Engine::load(dir, {"cpu", "auto", 2, "compute"});
         auto half = Engine::load(dir, {"cpu", "auto", 2, "auto"});
         QCOMPARE(QString::fromStdString(half->weightsMode()), QString("stored"));
@@ -388,7 +395,7 @@ private slots:
         QVERIFY2(ratio > 0.49 && ratio < 0.52, qPrintable(QString::number(ratio)));
         QVERIFY(half->weightBytesPerToken() < fp32->weightBytesPerToken());
         QVERIFY(!half->kernelIsa().empty() && fp32->kernelIsa().empty());
-        // fp16 weights widened exactly: logits as the fp32 path's up to summation order.
+        // 16-bit weights widened exactly: logits as the fp32 path's up to summation order.
         std::vector<std::int64_t> ids{1, 2, 3, 50, 60, 70, 80};
         auto a = fp32->forward(ids, {}, 1, 7).logits.data, b2 = half->forward(ids, {}, 1, 7).logits.data;
         double worst = 0;
