@@ -107,6 +107,7 @@ struct Server::Impl {
     std::atomic<bool> stopping{false};
     RunContext shutdown;  // cancelled by stop(): running generations end at their next step
     std::thread listener;
+    std::atomic<bool> listenerDone{false};
     std::mutex logMutex;
 
     explicit Impl(ServerOptions o) : opts(std::move(o)), admission(opts.parallel, opts.queue) {}
@@ -425,7 +426,13 @@ int Server::bind() {
 }
 
 void Server::start() {
-    impl_->listener = std::thread([this] { impl_->http.listen_after_bind(); });
+    impl_->listener = std::thread([this] {
+        impl_->http.listen_after_bind();
+        impl_->listenerDone = true;
+    });
+    // httplib's stop() does nothing before the listen loop runs, so a stop() right after start()
+    // (a model that fails to load) would leave the loop running for ever: wait until it runs.
+    while (!impl_->http.is_running() && !impl_->listenerDone) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void Server::loadModels(const std::vector<ModelSpec>& specs, const RunContext& ctx) {
