@@ -26,6 +26,7 @@
 #include <QSpinBox>
 #include <QTableWidget>
 #include <QTimer>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 #include <deque>
@@ -113,6 +114,7 @@ struct ServePanel::Impl {
         for (QWidget* w : std::initializer_list<QWidget*>{hostEdit, portSpin, keyEdit, keyFileEdit, parallelSpin})
             w->setEnabled(s == State::Idle);
         copyUrl->setEnabled(running);
+        table->setVisible(s != State::Idle || table->rowCount() > 0);  // no empty log under an idle switch
         if (running) poll.start();
         else poll.stop();
         if (wasRunning != running) emit q->runningChanged(running);
@@ -172,8 +174,9 @@ struct ServePanel::Impl {
         if (!sinceLastPoll.isValid()) sinceLastPoll.start();
         if (secs > 0) tokensPerSecond = double(st.completionTokens - lastCompletionTokens) / secs;
         lastCompletionTokens = st.completionTokens;
-        statsLabel->setText(ServePanel::tr("%1 requests · %2 tokens in, %3 out · %4 tok/s · queue %5/%6 · busy slots %7/%8")
-                                .arg(st.requests)
+        statsLabel->setText(ServePanel::tr("%1 · %2 tokens in, %3 out · %4 tok/s · queue %5/%6 · busy slots %7/%8")
+                                .arg(st.requests == 1 ? ServePanel::tr("1 request")
+                                                      : ServePanel::tr("%1 requests").arg(st.requests))
                                 .arg(st.promptTokens)
                                 .arg(st.completionTokens)
                                 .arg(tokensPerSecond, 0, 'f', 1)
@@ -388,9 +391,10 @@ ServePanel::ServePanel(QWidget* parent) : QWidget(parent), d(std::make_unique<Im
     d->keyFileEdit->setPlaceholderText(tr("or a key file"));
     d->keyFileEdit->setToolTip(tr("Used when the key field is empty (as --api-key-file)"));
     add({}, d->keyFileEdit, 1);
-    auto* browse = new QPushButton(tr("…"));
+    auto* browse = new QToolButton;
+    browse->setText(tr("…"));
     browse->setToolTip(tr("Choose the API key file"));
-    connect(browse, &QPushButton::clicked, this, [this] {
+    connect(browse, &QToolButton::clicked, this, [this] {
         const QString f = QFileDialog::getOpenFileName(this, tr("API key file"), d->keyFileEdit->text());
         if (!f.isEmpty()) d->keyFileEdit->setText(f);
     });
@@ -435,6 +439,7 @@ ServePanel::ServePanel(QWidget* parent) : QWidget(parent), d(std::make_unique<Im
     d->poll.setInterval(kPollMs);
     connect(&d->poll, &QTimer::timeout, this, [this] { d->refreshStats(); });
     connect(d->toggle, &QPushButton::toggled, this, &ServePanel::setServing);
+    d->setState(Impl::State::Idle);
 }
 
 ServePanel::~ServePanel() {
