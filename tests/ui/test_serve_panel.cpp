@@ -132,6 +132,11 @@ private slots:
         QVERIFY(outTokens >= 1 && outTokens <= 4 && inTokens > 0);
         // The same route without the key: 401.
         QCOMPARE(send(base + "/chat/completions", body, {}).status, 401);
+        // A streamed completion: logged with its tokens once its last event is sent.
+        const Reply streamed = send(base + "/completions",
+                                    R"({"model":"demo-phi","prompt":"The hub","max_tokens":3,"temperature":0,"stream":true})",
+                                    panel->apiKey());
+        QCOMPARE(streamed.status, 200);
 
         // Both appear in the live log; the counters moved.
         auto* log = child<QTableWidget>(*w, "serve-log");
@@ -142,9 +147,14 @@ private slots:
         QCOMPARE(log->item(0, 4)->text(), QString::number(inTokens));
         QCOMPARE(log->item(0, 5)->text(), QString::number(outTokens));
         QCOMPARE(log->item(1, 3)->text(), QStringLiteral("401"));
+        QTRY_VERIFY_WITH_TIMEOUT(log->rowCount() >= 3, 10000);
+        QCOMPARE(log->item(2, 1)->text(), QStringLiteral("POST /v1/completions"));
+        QCOMPARE(log->item(2, 2)->text(), QStringLiteral("demo-phi"));
+        QCOMPARE(log->item(2, 3)->text(), QStringLiteral("200"));
+        QVERIFY(log->item(2, 5)->text().toInt() >= 1);
         auto* stats = child<QLabel>(*w, "serve-stats");
-        QTRY_VERIFY_WITH_TIMEOUT(stats->property("requests").toULongLong() >= 2, 10000);
-        QVERIFY(stats->property("completionTokens").toLongLong() >= outTokens);
+        QTRY_VERIFY_WITH_TIMEOUT(stats->property("requests").toULongLong() >= 3, 10000);
+        QVERIFY(stats->property("completionTokens").toLongLong() >= outTokens + log->item(2, 5)->text().toInt());
         QVERIFY2(stats->text().contains("tok/s") && stats->text().contains("queue 0/") &&
                      stats->text().contains("busy slots 0/1"),
                  qPrintable(stats->text()));
@@ -157,6 +167,26 @@ private slots:
         const Reply after = send(base + "/models", {}, panel->apiKey());
         QCOMPARE(after.error, QNetworkReply::ConnectionRefusedError);
         QVERIFY(child<QLineEdit>(*w, "serve-host")->isEnabled());
+    }
+
+    void aModelThatFailsToLoadIsShown() {
+        // The compressed side is the tiny fixture, which has no tokenizer: loading fails at once,
+        // right after the listener started; the server stops (its wait() returns) and the switch goes off.
+        auto w = openDemo();
+        ServePanel* panel = panelOf(*w);
+        qobject_cast<ChatPane*>(w->pane(QStringLiteral("chat")))->setCompressedModel(qcw::test::tinyDir());
+        child<QLineEdit>(*w, "serve-host")->setText(QStringLiteral("127.0.0.1"));
+        child<QSpinBox>(*w, "serve-port")->setValue(0);
+        QSignalSpy failed(panel, &ServePanel::failed);
+        QSignalSpy running(panel, &ServePanel::runningChanged);
+        child<QPushButton>(*w, "serve-toggle")->click();
+        QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 60000);
+        const int port = panel->port();
+        QVERIFY(!panel->isRunning() && !child<QPushButton>(*w, "serve-toggle")->isChecked());
+        QCOMPARE(port, 0);
+        QCOMPARE(running.count(), 2);  // on, then off
+        const QString st = child<QLabel>(*w, "serve-status")->text();
+        QVERIFY2(st.contains("tiny-phi") && st.contains("has no tokenizer"), qPrintable(st));
     }
 
     void refusesAnotherHostWithoutAKey() {
