@@ -318,6 +318,10 @@ struct ServePanel::Impl {
             stopAfterStart = true;
             jobs.cancelAll();  // loading ends at its next check; the start's callback stops the server
             status->setText(ServePanel::tr("Stopping…"));
+            const QSignalBlocker block(toggle);
+            toggle->setChecked(false);
+            toggle->setEnabled(false);  // until the start has ended
+            toggle->setText(ServePanel::tr("Stopping…"));
             return;
         }
         if (state == State::Running) stopServer();

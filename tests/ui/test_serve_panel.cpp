@@ -189,6 +189,39 @@ private slots:
         QVERIFY2(st.contains("tiny-phi") && st.contains("has no tokenizer"), qPrintable(st));
     }
 
+    void offWhileLoadingStops() {
+        // Off right after on, while the models load: the start ends (cancelled, or its server
+        // stopped at once) and the switch is off; on again serves.
+        auto w = openDemo();
+        ServePanel* panel = panelOf(*w);
+        child<QSpinBox>(*w, "serve-port")->setValue(0);
+        QSignalSpy stopped(panel, &ServePanel::stopped);
+        QSignalSpy started(panel, &ServePanel::started);
+        auto* toggle = child<QPushButton>(*w, "serve-toggle");
+        toggle->click();
+        QVERIFY(panel->isRunning() && !panel->isReady());
+        toggle->click();
+        QTRY_COMPARE_WITH_TIMEOUT(stopped.count(), 1, 60000);
+        QCOMPARE(started.count(), 0);
+        QVERIFY(!panel->isRunning() && !toggle->isChecked());
+        toggle->click();
+        QTRY_COMPARE_WITH_TIMEOUT(started.count(), 1, 60000);
+        QVERIFY(panel->isReady());
+    }
+
+    void closingTheWindowWhileServingStopsTheServer() {
+        auto w = openDemo();
+        ServePanel* panel = panelOf(*w);
+        child<QSpinBox>(*w, "serve-port")->setValue(0);
+        QSignalSpy started(panel, &ServePanel::started);
+        child<QPushButton>(*w, "serve-toggle")->click();
+        QTRY_COMPARE_WITH_TIMEOUT(started.count(), 1, 60000);
+        const QString base = panel->baseUrl();
+        QCOMPARE(send(base + "/models", {}, {}).status, 200);
+        w.reset();  // the pane goes with the server running
+        QCOMPARE(send(base + "/models", {}, {}).error, QNetworkReply::ConnectionRefusedError);
+    }
+
     void refusesAnotherHostWithoutAKey() {
         auto w = openDemo();
         ServePanel* panel = panelOf(*w);
