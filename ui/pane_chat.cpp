@@ -3,6 +3,7 @@
 #include "ui/async.h"
 #include "ui/format.h"
 #include "ui/model_session.h"
+#include "ui/serve_panel.h"
 
 #include "common/error.h"
 #include "model/engine.h"
@@ -142,6 +143,7 @@ struct ChatPane::Impl {
     QDoubleSpinBox* temperature = nullptr;
     QPushButton* sendButton = nullptr;
     QPushButton* stopButton = nullptr;
+    ServePanel* serve = nullptr;
     bool busy = false;
     std::string pendingPrompt;
     ChatOptions pendingOptions;
@@ -337,6 +339,24 @@ ChatPane::ChatPane(const PaneContext& context, QWidget* parent) : Pane(context, 
     buttons->addWidget(d->stopButton);
     bottom->addLayout(buttons);
     layout->addLayout(bottom);
+
+    // Serve: the models above behind the OpenAI-compatible server (as `qcompress serve`).
+    auto* serveBox = new QGroupBox(tr("Serve — an OpenAI- and Azure-OpenAI-compatible endpoint for the models above"));
+    serveBox->setObjectName("chat-serve");
+    auto* serveLayout = new QVBoxLayout(serveBox);
+    d->serve = new ServePanel;
+    d->serve->setObjectName("serve-panel");
+    d->serve->setModelsFunction([this] {
+        std::vector<ServePanel::Model> m;
+        const char* roles[3] = {"original", "compressed", "tuned"};
+        for (int side = 0; side < 3; ++side) {
+            const QString dir = d->dirOf(side);
+            if (!dir.isEmpty()) m.push_back({QString::fromLatin1(roles[side]), dir});
+        }
+        return m;
+    });
+    serveLayout->addWidget(d->serve);
+    layout->addWidget(serveBox);
     connect(d->sendButton, &QPushButton::clicked, this, &ChatPane::send);
     connect(d->stopButton, &QPushButton::clicked, this, &ChatPane::stop);
     auto* shortcut = new QShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return), d->prompt);
@@ -360,6 +380,8 @@ void ChatPane::setTunedModel(const QString& dir) {
 
 bool ChatPane::isBusy() const { return d->busy; }
 
+ServePanel* ChatPane::servePanel() const { return d->serve; }
+
 void ChatPane::send() {
     const QString text = d->prompt->toPlainText().trimmed();
     if (d->busy || text.isEmpty()) return;
@@ -382,6 +404,7 @@ void ChatPane::saveSettings(QSettings& s) const {
     s.setValue("sample", d->sample->isChecked());
     s.setValue("temperature", d->temperature->value());
     s.setValue("dialogue", d->dialogue->isChecked());
+    d->serve->saveSettings(s);
 }
 
 void ChatPane::restoreSettings(QSettings& s) {
@@ -391,6 +414,7 @@ void ChatPane::restoreSettings(QSettings& s) {
     d->sample->setChecked(s.value("sample", false).toBool());
     d->temperature->setValue(s.value("temperature", 0.8).toDouble());
     d->dialogue->setChecked(s.value("dialogue", true).toBool());
+    d->serve->restoreSettings(s);
 }
 
 }  // namespace qcw::ui

@@ -13,6 +13,8 @@
 
 namespace qcw::ui {
 
+class ServePanel;
+
 struct ChatOptions {
     int maxNewTokens = 64;
     bool sample = false;         // greedy when false
@@ -50,6 +52,7 @@ public:
     void restoreSettings(QSettings& settings) override;
 
     bool isBusy() const;
+    ServePanel* servePanel() const;  // the Serve switch under the chat (ui/serve_panel.h)
 
 public slots:
     void send();  // the prompt box's text to both sides

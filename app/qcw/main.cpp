@@ -14,7 +14,9 @@
 //                                         [--tune-steps N] [--tune-lora-rank R] trains the model on
 //                                         the dataset into a temporary folder first; --pane evaluation
 //                                         [--report DIR] reads a report folder (default: the newest
-//                                         under benchmarks/results)
+//                                         under benchmarks/results); --pane chat --chat-serve switches
+//                                         Serve on (127.0.0.1, any free port), asks it one chat
+//                                         completion and grabs once the request is in its log
 //   qcw --report-plots DIR                draw DIR/pareto.json offscreen: writes
 //                                         DIR/quality_vs_params.png, DIR/quality_vs_decode.png and
 //                                         DIR/targets.md (each atomically), exit
@@ -34,6 +36,7 @@
 #include "ui/pane_compression.h"
 #include "ui/pareto_report.h"
 #include "ui/report_plots.h"
+#include "ui/serve_panel.h"
 #include "ui/theme.h"
 
 #include <QApplication>
@@ -42,6 +45,11 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QLineEdit>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+#include <QSpinBox>
+#include <QTableWidget>
 #include <QPlainTextEdit>
 #include <QPixmap>
 #include <QSaveFile>
@@ -164,6 +172,10 @@ int main(int argc, char** argv) {
     const QCommandLineOption chatTunedOpt(
         QStringLiteral("chat-tuned"), QStringLiteral("With --pane chat: the compressed + fine-tuned model."),
         QStringLiteral("dir"));
+    const QCommandLineOption chatServeOpt(
+        QStringLiteral("chat-serve"),
+        QStringLiteral("With --screenshot --pane chat: switch Serve on (127.0.0.1, any free port), send it one chat "
+                       "completion, grab once it is logged."));
     const QCommandLineOption documentsOpt(
         QStringLiteral("documents"), QStringLiteral("Add <path> (a file or folder) to the documents pane; repeatable."),
         QStringLiteral("path"));
@@ -196,7 +208,7 @@ int main(int argc, char** argv) {
                                       QStringLiteral("name"));
     const QCommandLineOption listPluginsOpt(QStringLiteral("list-plugins"),
                                             QStringLiteral("Print one line per plugin found and exit."));
-    parser.addOptions({screenshotOpt, paneOpt, chatPromptOpt, chatCompressedOpt, chatTunedOpt, documentsOpt,
+    parser.addOptions({screenshotOpt, paneOpt, chatPromptOpt, chatCompressedOpt, chatTunedOpt, chatServeOpt, documentsOpt,
                        documentsExcludeOpt, documentsSelectOpt, tuneDataOpt, tuneStepsOpt, tuneLoraOpt, reportOpt,
                        reportPlotsOpt, themeOpt, listPluginsOpt});
     const QCommandLineOption modelSelectOpt(
@@ -394,10 +406,45 @@ int main(int argc, char** argv) {
     auto* chat = window.currentPane() == QLatin1String("chat")
                      ? qobject_cast<qcw::ui::ChatPane*>(window.pane(QStringLiteral("chat")))
                      : nullptr;
+    QNetworkAccessManager network;
+    // --chat-serve: Serve on, one chat completion through it, grab once the log shows it.
+    auto serveAndGrab = [&] {
+        auto* panel = chat->servePanel();
+        if (auto* port = panel->findChild<QSpinBox*>(QStringLiteral("serve-port"))) port->setValue(0);
+        if (auto* host = panel->findChild<QLineEdit*>(QStringLiteral("serve-host"))) host->setText(QStringLiteral("127.0.0.1"));
+        QObject::connect(panel, &qcw::ui::ServePanel::failed, &window, [&](const QString& why) {
+            printErr(QStringLiteral("serve: %1").arg(why));  // shown in the pane too
+            grab();
+        });
+        QObject::connect(panel, &qcw::ui::ServePanel::started, &window, [&, panel](const QString& base) {
+            const QString model = QFileInfo(QDir::cleanPath(window.session()->directory())).fileName();
+            QNetworkRequest req{QUrl(base + QStringLiteral("/chat/completions"))};
+            req.setHeader(QNetworkRequest::ContentTypeHeader, QStringLiteral("application/json"));
+            const QByteArray body = "{\"model\":\"" + model.toUtf8() +
+                                    "\",\"messages\":[{\"role\":\"user\",\"content\":\"What does a FortiGate "
+                                    "do?\"}],\"max_tokens\":16,\"temperature\":0}";
+            QNetworkReply* reply = network.post(req, body);
+            QObject::connect(reply, &QNetworkReply::finished, &window, [&, reply, panel] {
+                reply->deleteLater();
+                auto* log = panel->findChild<QTableWidget*>(QStringLiteral("serve-log"));
+                auto* wait = new QTimer(&window);  // the pane's log takes the record at its next poll
+                QObject::connect(wait, &QTimer::timeout, &window, [&, log, wait] {
+                    if (log && log->rowCount() == 0) return;
+                    wait->stop();
+                    grab();
+                });
+                wait->start(50);
+            });
+        });
+        panel->setServing(true);
+    };
     if (chat) {
         chat->setCompressedModel(parser.value(chatCompressedOpt));
         chat->setTunedModel(parser.value(chatTunedOpt));
-        QObject::connect(chat, &qcw::ui::ChatPane::exchangeFinished, &window, [&] { grab(); });
+        QObject::connect(chat, &qcw::ui::ChatPane::exchangeFinished, &window, [&] {
+            if (parser.isSet(chatServeOpt)) serveAndGrab();
+            else grab();
+        });
     }
     // The documents pane: read the documents (with the model's tokenizer), preview one, grab.
     auto* documents = window.currentPane() == QLatin1String("documents") && parser.isSet(documentsOpt)
@@ -470,6 +517,10 @@ int main(int argc, char** argv) {
             if (auto* prompt = chat->findChild<QPlainTextEdit*>(QStringLiteral("chat-prompt")))
                 prompt->setPlainText(parser.value(chatPromptOpt));
             chat->send();
+            return;
+        }
+        if (chat && parser.isSet(chatServeOpt)) {
+            serveAndGrab();
             return;
         }
         if (!compression || !scratch.isValid()) {

@@ -95,6 +95,16 @@ std::string routeOf(const std::string& path) {
     return "other";
 }
 
+// The request this thread is answering (cpp-httplib routes, runs the handler, streams the
+// answer and calls the logger on one thread per connection), for RequestRecord.
+struct CurrentRequest {
+    bool routed = false;
+    Clock::time_point start;
+    std::string model;
+    std::int64_t promptTokens = 0, completionTokens = 0;
+};
+thread_local CurrentRequest t_current;
+
 }  // namespace
 
 struct Server::Impl {
@@ -109,6 +119,8 @@ struct Server::Impl {
     std::thread listener;
     std::atomic<bool> listenerDone{false};
     std::mutex logMutex;
+    std::atomic<std::uint64_t> requestsDone{0};
+    std::atomic<std::int64_t> promptTokens{0}, completionTokens{0};
 
     explicit Impl(ServerOptions o) : opts(std::move(o)), admission(opts.parallel, opts.queue) {}
 
@@ -125,6 +137,7 @@ struct Server::Impl {
         Prepared p;
         p.arrived = Clock::now();
         p.req = parseRequest(ep, req.body, opts.limits, deployment);
+        t_current.model = p.req.model;
         p.model = &findModel(p.req.model);
         LoadedModel& m = *p.model;
         if (ep == Endpoint::Chat) {
@@ -179,8 +192,10 @@ struct Server::Impl {
         StopMatcher stop(p.stops);
         bool sawEos = false;
         Clock::time_point first, last;
+        promptTokens += static_cast<std::int64_t>(p.promptIds.size());
         auto onToken = [&](std::size_t, std::int64_t t) {
             last = Clock::now();
+            ++completionTokens;
             if (++out.completionTokens == 1) {
                 first = last;
                 metrics.timeToFirstToken(std::chrono::duration<double>(first - p.arrived).count());
@@ -216,6 +231,8 @@ struct Server::Impl {
             if (secs > 0) metrics.decodeRate(static_cast<double>(out.completionTokens - 1) / secs);
         }
         metrics.tokens(m.name, static_cast<std::int64_t>(p.promptIds.size()), out.completionTokens);
+        t_current.promptTokens = static_cast<std::int64_t>(p.promptIds.size());
+        t_current.completionTokens = out.completionTokens;
         if (out.clientGone) metrics.disconnected();
         return out;
     }
@@ -302,6 +319,27 @@ struct Server::Impl {
 
     void log(const httplib::Request& req, const httplib::Response& res) {
         metrics.request(routeOf(req.path), res.status);
+        ++requestsDone;
+        CurrentRequest cur = std::move(t_current);
+        t_current = CurrentRequest();
+        if (opts.onRequest) {
+            RequestRecord r;
+            r.unixMillis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+            r.method = req.method;
+            r.path = req.path;
+            r.route = routeOf(req.path);
+            r.model = cur.model;
+            r.status = res.status;
+            r.promptTokens = cur.promptTokens;
+            r.completionTokens = cur.completionTokens;
+            if (cur.routed) r.milliseconds = std::chrono::duration<double, std::milli>(Clock::now() - cur.start).count();
+            try {
+                opts.onRequest(r);
+            } catch (...) {
+            }
+        }
         if (!opts.log) return;
         std::lock_guard<std::mutex> lock(logMutex);
         std::fprintf(stderr, "qcompress serve: %s %s %d\n", req.method.c_str(), req.path.c_str(), res.status);
@@ -323,6 +361,9 @@ struct Server::Impl {
             });
         }
         http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+            t_current = CurrentRequest();
+            t_current.routed = true;
+            t_current.start = Clock::now();
             if (req.path == "/health" || req.method == "OPTIONS") return httplib::Server::HandlerResponse::Unhandled;
             if (!keyAccepted(opts.apiKey, req.get_header_value("Authorization"), req.get_header_value("api-key"))) {
                 const bool given = req.has_header("Authorization") || req.has_header("api-key");
@@ -482,5 +523,18 @@ void Server::stop() {
 
 const Metrics& Server::metrics() const { return impl_->metrics; }
 std::vector<std::string> Server::modelNames() const { return impl_->names(); }
+
+ServerStats Server::stats() const {
+    ServerStats s;
+    s.ready = impl_->ready;
+    s.slotCount = impl_->admission.slots();
+    s.busy = impl_->admission.busy();
+    s.waiting = impl_->admission.waiting();
+    s.queueCapacity = impl_->admission.queueCapacity();
+    s.requests = impl_->requestsDone;
+    s.promptTokens = impl_->promptTokens;
+    s.completionTokens = impl_->completionTokens;
+    return s;
+}
 
 }  // namespace qcw::serve

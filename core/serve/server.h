@@ -11,11 +11,34 @@
 #include "serve/protocol.h"
 #include "serve/scheduler.h"
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace qcw::serve {
+
+// One answered request, for a live request log (the workbench's Serve switch).
+struct RequestRecord {
+    std::int64_t unixMillis = 0;        // when its answer ended
+    std::string method, path;
+    std::string route;                  // "chat", "completions", "models", "health", "metrics", "other"
+    std::string model;                  // the model asked for; empty when none was (or the request never got that far)
+    int status = 0;
+    std::int64_t promptTokens = 0, completionTokens = 0;
+    double milliseconds = 0;            // from routing to the answer's last byte
+};
+
+// A snapshot of the server's counters and gauges (what /metrics shows, as plain numbers).
+struct ServerStats {
+    bool ready = false;                 // the models are loaded
+    int slotCount = 0, busy = 0;        // slots, and those generating now ("slots" is a Qt macro)
+    int waiting = 0, queueCapacity = 0; // requests queued for a slot, and the queue's bound
+    std::uint64_t requests = 0;         // requests answered, every route and status
+    std::int64_t promptTokens = 0;      // prompt tokens of the generations started
+    std::int64_t completionTokens = 0;  // tokens generated so far, counted as each one is made
+};
 
 struct ServerOptions {
     std::string host = "127.0.0.1";
@@ -32,6 +55,8 @@ struct ServerOptions {
     RequestLimits limits;
     EngineOptions engine;
     bool log = true;                    // one line per request on stderr
+    // Called after every request, on the server's threads (keep it short; never throw).
+    std::function<void(const RequestRecord&)> onRequest;
 };
 
 struct ModelSpec {
@@ -61,6 +86,7 @@ public:
     void stop();
 
     const Metrics& metrics() const;
+    ServerStats stats() const;
     std::vector<std::string> modelNames() const;
 
     struct Impl;
