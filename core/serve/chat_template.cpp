@@ -107,8 +107,19 @@ public:
 private:
     const std::string& s_;
 
-    int lineAt(std::size_t pos) const {
-        return 1 + static_cast<int>(std::count(s_.begin(), s_.begin() + static_cast<std::ptrdiff_t>(pos), '\n'));
+    std::size_t linePos_ = 0;
+    int line_ = 1;
+
+    // Positions asked for only grow, so the count goes on from the last one (linear overall).
+    int lineAt(std::size_t pos) {
+        if (pos < linePos_) {
+            linePos_ = 0;
+            line_ = 1;
+        }
+        line_ += static_cast<int>(std::count(s_.begin() + static_cast<std::ptrdiff_t>(linePos_),
+                                             s_.begin() + static_cast<std::ptrdiff_t>(pos), '\n'));
+        linePos_ = pos;
+        return line_;
     }
 
     // Reads the tag starting at p ("{{", "{%" or "{#"); returns the position after it.
@@ -1348,6 +1359,22 @@ private:
         return j.is_array() || j.is_string() || j.is_object();  // iterable
     }
 
+    // A value put into a list or dict: its copy is charged, and values nested deeper than
+    // maxDepth are refused (printing and copying them recurses).
+    const Json& copied(const Json& j, int line) {
+        charge(approxBytes(j), line);
+        if (nestedDeeper(j, limits_.maxDepth - 1))
+            error(line, "a list or dict nested deeper than " + std::to_string(limits_.maxDepth) + " levels");
+        return j;
+    }
+    static bool nestedDeeper(const Json& j, int room) {
+        if (!j.is_array() && !j.is_object()) return false;
+        if (room <= 0) return true;
+        for (const auto& x : j)
+            if (nestedDeeper(x, room - 1)) return true;
+        return false;
+    }
+
     Value eval(const Expr& e) {
         if (++steps_ > limits_.maxSteps)
             error(e.line, "more than " + std::to_string(limits_.maxSteps) + " expressions evaluated in one render");
@@ -1397,7 +1424,7 @@ private:
                 Json out = Json::array();
                 for (const auto& a : e.args) {
                     const Value v = eval(*a);
-                    out.push_back(v.undefined() ? Json() : v.j());
+                    out.push_back(v.undefined() ? Json() : copied(v.j(), e.line));
                 }
                 return make(std::move(out));
             }
@@ -1407,7 +1434,7 @@ private:
                     const Value k = eval(*e.args[i]);
                     if (k.undefined() || !k.j().is_string()) error(e.line, "dict keys must be strings here");
                     const Value v = eval(*e.args[i + 1]);
-                    out[k.j().get<std::string>()] = v.undefined() ? Json() : v.j();
+                    out[k.j().get<std::string>()] = v.undefined() ? Json() : copied(v.j(), e.line);
                 }
                 return make(std::move(out));
             }

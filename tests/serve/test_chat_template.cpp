@@ -241,6 +241,11 @@ private slots:
         e = errorOf("{{ " + std::string(5000, '-') + "1 }}" + std::string(5000, '['));
         QVERIFY2(oneLine(e), e.c_str());
 
+        std::string wrap = "{% set x = 1 %}";
+        for (int i = 0; i < 80; ++i) wrap += "{% set x = [x] %}";
+        e = errorOf(wrap + "{{ x }}");
+        QVERIFY2(oneLine(e) && e.find("a list or dict nested deeper than 64 levels") != std::string::npos, e.c_str());
+
         l = {};
         l.maxLoopIterations = 50;
         const std::string loops = "{% for a in messages %}{% for b in messages %}{% for c in messages %}.{% endfor %}"
