@@ -109,6 +109,7 @@ struct Server::Impl {
     std::atomic<bool> stopping{false};
     RunContext shutdown;  // cancelled by stop(): running generations end at their next step
     std::thread listener;
+    std::atomic<bool> listenerDone{false};
     std::mutex logMutex;
 
     explicit Impl(ServerOptions o) : opts(std::move(o)), admission(opts.parallel, opts.queue) {}
@@ -442,7 +443,10 @@ int Server::bind() {
 }
 
 void Server::start() {
-    impl_->listener = std::thread([this] { impl_->http.listen_after_bind(); });
+    impl_->listener = std::thread([this] {
+        impl_->http.listen_after_bind();
+        impl_->listenerDone = true;
+    });
 }
 
 void Server::loadModels(const std::vector<ModelSpec>& specs, const RunContext& ctx) {
@@ -483,6 +487,12 @@ void Server::stop() {
     if (impl_->ready)
         for (auto& m : impl_->models)
             if (m->batcher) m->batcher->stop();
+    // httplib's stop() does nothing until listen has begun: a stop right after start() (a model
+    // that fails to load at once) would leave the listener accepting forever. Wait for it to
+    // begin (or to have ended).
+    if (impl_->listener.joinable())
+        while (!impl_->http.is_running() && !impl_->listenerDone)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
     impl_->http.stop();
 }
 
