@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "serve/batcher.h"
+#include "serve/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 #include <httplib.h>
@@ -44,6 +45,7 @@ struct LoadedModel {
     int context = 0;
     int vocab = 0;
     std::optional<std::int64_t> eos;
+    ModelChatFormat chat;  // its chat_template, or the plain format
 };
 
 // What a request asks the engine for, after validation.
@@ -141,8 +143,23 @@ struct Server::Impl {
         p.model = &findModel(p.req.model);
         LoadedModel& m = *p.model;
         if (ep == Endpoint::Chat) {
-            for (int id : m.tokenizer->encodeIds(formatChatPrompt(p.req.messages))) p.promptIds.push_back(id);
-            p.stops = chatTurnStops();
+            std::string text;
+            if (m.chat.tmpl) {
+                try {
+                    text = m.chat.tmpl->render(p.req.messages, true, m.chat.bosToken, m.chat.eosToken);
+                } catch (const TemplateError& e) {
+                    // raise_exception: the template's own message; otherwise where it failed.
+                    throw ApiError(400, e.raised() ? e.what() : "model '" + m.name + "': chat_template: " + e.what(),
+                                   "invalid_request_error", "messages",
+                                   e.raised() ? "chat_template_exception" : "chat_template_error");
+                }
+                // The template's end of turn, as text (the end-of-text token id stops as before).
+                if (!p.req.ignoreEos && m.chat.eosToken && !m.chat.eosToken->empty()) p.stops.push_back(*m.chat.eosToken);
+            } else {
+                text = formatChatPrompt(p.req.messages);
+                p.stops = chatTurnStops();
+            }
+            for (int id : m.tokenizer->encodeIds(text)) p.promptIds.push_back(id);
         } else if (p.req.promptIsIds) {
             for (auto id : p.req.promptIds)
                 if (id >= m.vocab)
@@ -477,7 +494,6 @@ void Server::start() {
 }
 
 void Server::loadModels(const std::vector<ModelSpec>& specs, const RunContext& ctx) {
-    namespace fs = std::filesystem;
     for (const auto& s : specs) {
         for (const auto& m : impl_->models)
             if (m->name == s.name) fail(s.dir, "model name '" + s.name + "' is used twice; give each a --name");
@@ -492,16 +508,13 @@ void Server::loadModels(const std::vector<ModelSpec>& specs, const RunContext& c
         m->eos = m->engine->config().eosTokenId;
         if (impl_->opts.continuousBatching)
             m->batcher = std::make_unique<ContinuousBatcher>(*m->engine, impl_->opts.parallel);
-        const fs::path tc = fs::path(s.dir) / "tokenizer_config.json";
-        if (fs::exists(tc)) {
-            std::ifstream in(tc);
-            auto j = json::parse(in, nullptr, false);
-            if (!j.is_discarded() && j.is_object() && j.contains("chat_template"))
-                std::fprintf(stderr,
-                             "qcompress serve: %s: its chat_template (Jinja) is not rendered here; chats use the plain "
-                             "\"Role: content\" format\n",
-                             s.dir.c_str());
-        }
+        m->chat = loadModelChatFormat(s.dir);
+        if (!m->chat.note.empty())
+            std::fprintf(stderr, "qcompress serve: %s; chats use the plain \"Role: content\" format\n",
+                         m->chat.note.c_str());
+        else if (m->chat.tmpl)
+            std::fprintf(stderr, "qcompress serve: %s: chats use its chat_template (tokenizer_config.json)\n",
+                         s.dir.c_str());
         impl_->models.push_back(std::move(m));
     }
     impl_->ready = true;
@@ -518,6 +531,12 @@ void Server::stop() {
     if (impl_->ready)
         for (auto& m : impl_->models)
             if (m->batcher) m->batcher->stop();
+    // httplib's stop() does nothing until listen has begun: a stop right after start() (a model
+    // that fails to load at once) would leave the listener accepting forever. Wait for it to
+    // begin (or to have ended).
+    if (impl_->listener.joinable())
+        while (!impl_->http.is_running() && !impl_->listenerDone)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
     impl_->http.stop();
 }
 

@@ -7,6 +7,7 @@
 
 #include <QtTest>
 
+#include <QDir>
 #include <QFile>
 #include <QProcess>
 #include <QRegularExpression>
@@ -539,6 +540,90 @@ private slots:
         QCOMPARE(curl(k.port, "GET", "/v1/models", QByteArray(), {"-H", "api-key: file-key-9"}).status, 200);
         verifyError(curl(k.port, "GET", "/v1/models", QByteArray(), {"-H", "api-key: file-key-"}), 401, "invalid_api_key");
         QCOMPARE(k.stop(), 0);
+    }
+
+    // A model folder whose tokenizer_config.json has a chat_template: chats are rendered with
+    // it (the reply equals `qcompress generate --greedy` on the rendered text, token for token),
+    // its raise_exception is a 400 carrying the message; a template outside the subset is one
+    // line on stderr at load and that model's chats use the plain format.
+    void chatTemplateIsRendered() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString tpl = dir.filePath("tpl-phi"), bad = dir.filePath("bad-phi");
+        const std::string tmpl =
+            "{{ bos_token }}{% for m in messages %}{% if m.role == 'system' and not loop.first %}"
+            "{{ raise_exception('the system message must come first') }}{% endif %}"
+            "<|{{ m.role }}|>\n{{ m.content | trim }}{{ eos_token }}\n{% endfor %}"
+            "{% if add_generation_prompt %}<|assistant|>\n{% endif %}";
+        for (const QString& d : {tpl, bad}) {
+            QVERIFY(QDir().mkpath(d));
+            for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"})
+                QVERIFY(QFile::copy(kModel + "/" + f, d + "/" + f));
+            const json cfg = {{"bos_token", {{"content", "<|endoftext|>"}}},
+                              {"eos_token", "<|endoftext|>"},
+                              {"chat_template", d == tpl ? tmpl : std::string("{{ messages | join(', ') }}")}};
+            QFile out(d + "/tokenizer_config.json");
+            QVERIFY(out.open(QIODevice::WriteOnly));
+            out.write(QByteArray::fromStdString(cfg.dump()));
+        }
+        Served t;
+        t.proc.setProgram(kBin);
+        t.proc.setArguments({"serve", tpl, bad, "--port", "0", "--api-key", kKey});
+        t.proc.start();
+        QVERIFY(t.proc.waitForStarted());
+        static const QRegularExpression ready("ready on http://127\\.0\\.0\\.1:(\\d+)/v1");
+        for (int i = 0; i < 1200 && !t.port; ++i) {
+            t.proc.waitForReadyRead(100);
+            t.err += t.proc.readAllStandardError();
+            auto m = ready.match(QString::fromUtf8(t.err));
+            if (m.hasMatch()) t.port = m.captured(1).toInt();
+        }
+        QVERIFY2(t.port, t.err.constData());
+        QVERIFY2(t.err.contains(QString(tpl + ": chats use its chat_template (tokenizer_config.json)").toUtf8()),
+                 t.err.constData());
+        QVERIFY2(t.err.contains(QString(bad + "/tokenizer_config.json: chat_template: line 1: unsupported filter 'join'; "
+                                              "chats use the plain \"Role: content\" format\n")
+                                    .toUtf8()),
+                 t.err.constData());
+
+        const std::string rendered = "<|endoftext|><|system|>\nBe brief.<|endoftext|>\n"
+                                     "<|user|>\nHow do I open port 443?<|endoftext|>\n<|assistant|>\n";
+        constexpr int kTokens = 12;
+        QProcess g;
+        g.start(kBin, {"generate", tpl, "--prompt", QString::fromStdString(rendered), "--max-new-tokens",
+                       QString::number(kTokens), "--greedy", "--ignore-eos", "--json"});
+        QVERIFY(g.waitForFinished(120000));
+        QCOMPARE(g.exitCode(), 0);
+        const json gj = json::parse(g.readAllStandardOutput().toStdString());
+        json body = {{"model", "tpl-phi"},
+                     {"messages", {{{"role", "system"}, {"content", "Be brief."}},
+                                   {{"role", "user"}, {"content", "  How do I open port 443? "}}}},
+                     {"max_tokens", kTokens}, {"temperature", 0}, {"ignore_eos", true}};
+        Reply r = curl(t.port, "POST", "/v1/chat/completions", QByteArray::fromStdString(body.dump()));
+        QVERIFY2(r.status == 200, r.body.constData());
+        QCOMPARE(r.js()["usage"]["prompt_tokens"].get<int>(), gj["prompt_tokens"].get<int>());
+        QCOMPARE(r.js()["usage"]["completion_tokens"].get<int>(), kTokens);
+        QCOMPARE(r.js()["choices"][0]["message"]["content"].get<std::string>(), gj["text"].get<std::string>());
+
+        // The template's raise_exception: a 400 with its message; the server serves on.
+        std::swap(body["messages"][0], body["messages"][1]);
+        r = curl(t.port, "POST", "/v1/chat/completions", QByteArray::fromStdString(body.dump()));
+        verifyError(r, 400, "chat_template_exception");
+        QCOMPARE(r.js()["error"]["message"].get<std::string>(), std::string("the system message must come first"));
+        QCOMPARE(r.js()["error"]["param"].get<std::string>(), std::string("messages"));
+
+        // The model whose template was refused: the plain format.
+        QProcess p;
+        p.start(kBin, {"generate", bad, "--prompt", "User: Hi\nAssistant:", "--max-new-tokens", "1", "--greedy", "--json"});
+        QVERIFY(p.waitForFinished(120000));
+        QCOMPARE(p.exitCode(), 0);
+        const json pj = json::parse(p.readAllStandardOutput().toStdString());
+        body = {{"model", "bad-phi"}, {"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 1},
+                {"temperature", 0}};
+        r = curl(t.port, "POST", "/v1/chat/completions", QByteArray::fromStdString(body.dump()));
+        QVERIFY2(r.status == 200, r.body.constData());
+        QCOMPARE(r.js()["usage"]["prompt_tokens"].get<int>(), pj["prompt_tokens"].get<int>());
+        QCOMPARE(t.stop(), 0);
     }
 
     void cleanupTestCase() {
