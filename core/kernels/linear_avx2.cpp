@@ -50,6 +50,9 @@ inline void tile(const float* x, std::int64_t ldx, const WeightView& w, std::int
     const std::int64_t cols = w.cols, full = cols & ~std::int64_t(7);
     for (std::int64_t k = 0; k < full; k += 8) {
         __m256 wv[RW];
+        if ((k & 15) == 0)
+            for (int j = 0; j < RW; ++j)
+                _mm_prefetch(static_cast<const char*>(wr[j]) + k * (F == Format::F32 ? 4 : 2) + 512, _MM_HINT_T0);
         for (int j = 0; j < RW; ++j) wv[j] = load8<F>(wr[j], k);
         for (int i = 0; i < RX; ++i) {
             const __m256 xv = _mm256_loadu_ps(x + i * ldx + k);
@@ -108,6 +111,8 @@ inline void qtile(const QuantActs& a, std::int64_t i, const WeightView& w, std::
     for (std::int64_t b = 0; b < nb; ++b) {
         const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32));
         for (int j = 0; j < RW; ++j) {
+            _mm_prefetch(F == Format::Q8 ? reinterpret_cast<const char*>(q8Block(w, r + j, b)) + 512
+                                         : reinterpret_cast<const char*>(q4Block(w, r + j, b)) + 1024, _MM_HINT_T0);
             __m256i wv;
             if constexpr (F == Format::Q8) wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8Block(w, r + j, b)));
             else wv = loadQ4(q4Block(w, r + j, b));
