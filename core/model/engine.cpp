@@ -21,16 +21,18 @@ Engine::Engine() = default;
 Engine::~Engine() = default;
 
 std::unique_ptr<Engine> Engine::load(const std::string& dir, const EngineOptions& opts, const RunContext& ctx) {
-    if (opts.threads > 0) {
-        at::set_num_threads(opts.threads);
-        kernels::setThreads(opts.threads);
-    }
     std::string weights = opts.weights;
     if (weights == "auto") {
         const at::Device device = parseDevice(opts.device);
         weights = device.is_cpu() && parseComputeDtype(opts.dtype, device) == at::kFloat ? "stored" : "compute";
     } else {
         checkWeightsMode(weights);
+    }
+    // The threads go to the kernels' pool; LibTorch's own count is set only for the compute
+    // path (with packed weights its ops run on one thread: KernelThreadScope).
+    if (opts.threads > 0) {
+        kernels::setThreads(opts.threads);
+        if (weights == "compute" && at::get_num_threads() != opts.threads) at::set_num_threads(opts.threads);
     }
     auto t0 = std::chrono::steady_clock::now();
     std::unique_ptr<Engine> e(new Engine());
@@ -115,6 +117,7 @@ ForwardResult Engine::forward(const std::vector<std::int64_t>& ids, const std::v
     if (!mask.empty()) a.attentionMask = at::from_blob(const_cast<std::int64_t*>(mask.data()), {batch, time}, lopts).clone();
     std::vector<at::Tensor> hidden;
     if (hiddenStates) a.hiddenStates = &hidden;
+    KernelThreadScope scope(usesKernels(impl_->model));
     ForwardResult r;
     r.logits = toHost(impl_->model.forward(a));
     for (const auto& h : hidden) r.hiddenStates.push_back(toHost(h));

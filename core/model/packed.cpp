@@ -2,7 +2,10 @@
 
 #include "common/error.h"
 
+#include <ATen/Parallel.h>
+
 #include <cstring>
+#include <mutex>
 
 namespace qcw {
 
@@ -133,6 +136,35 @@ void PackedLowRankLinear::to(at::Device device, at::ScalarType) {
 std::vector<std::pair<std::string, at::Tensor*>> PackedLowRankLinear::namedParameters() {
     if (bias_.defined()) return {{"bias", &bias_}};
     return {};
+}
+
+// ---- LibTorch's threads while the kernels run ---------------------------------------------------
+
+namespace {
+std::mutex g_scopeMutex;
+int g_scopes = 0;
+int g_savedThreads = 0;
+}  // namespace
+
+KernelThreadScope::KernelThreadScope(bool active) : active_(active) {
+    if (!active_) return;
+    std::lock_guard<std::mutex> lock(g_scopeMutex);
+    if (g_scopes++ == 0) {
+        g_savedThreads = at::get_num_threads();
+        if (g_savedThreads != 1) at::set_num_threads(1);
+    }
+}
+
+KernelThreadScope::~KernelThreadScope() {
+    if (!active_) return;
+    std::lock_guard<std::mutex> lock(g_scopeMutex);
+    if (--g_scopes == 0 && g_savedThreads != 1 && g_savedThreads > 0) at::set_num_threads(g_savedThreads);
+}
+
+bool usesKernels(const PhiModel& model) {
+    return dynamic_cast<const PackedLinear*>(model.lmHead.get()) || dynamic_cast<const PackedLowRankLinear*>(model.lmHead.get()) ||
+           (!model.blocks.empty() && (dynamic_cast<const PackedLinear*>(model.blocks[0].fc1.get()) ||
+                                      dynamic_cast<const PackedLowRankLinear*>(model.blocks[0].fc1.get())));
 }
 
 // ---- several maps, one pass ------------------------------------------------------------------------

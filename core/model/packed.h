@@ -73,6 +73,25 @@ private:
     std::string method_;
 };
 
+// While one exists (in any thread), LibTorch's intra-op threads are 1: the kernels' own pool
+// does the heavy work of a packed model's step, and LibTorch's OpenMP threads, spinning
+// after each small op, would take the cores from it (measured on the phi-1.5 shape, 2 cores:
+// 7.1 tok/s decoding with LibTorch at 2 threads against 11.4 at 1). The count LibTorch had
+// is restored when the last scope ends. Costless when LibTorch already runs 1 thread.
+class KernelThreadScope {
+public:
+    explicit KernelThreadScope(bool active);
+    ~KernelThreadScope();
+    KernelThreadScope(const KernelThreadScope&) = delete;
+    KernelThreadScope& operator=(const KernelThreadScope&) = delete;
+
+private:
+    bool active_;
+};
+
+// True when some linear map of the model runs on the CPU kernels.
+bool usesKernels(const PhiModel& model);
+
 // Several maps of the same input in one pass of the kernels (q, k and v): dense maps in one
 // call, low-rank maps' first factors in that same call and their second factors in one more.
 // Returns false (and computes nothing) unless every op is packed and x is fp32 on the CPU.

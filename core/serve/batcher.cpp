@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "model/engine_impl.h"
 #include "model/generate.h"
+#include "model/packed.h"
 #include "model/phi_model.h"
 
 #include <c10/core/InferenceMode.h>
@@ -257,6 +258,7 @@ struct ContinuousBatcher::Impl {
 
     void loop() {
         c10::InferenceMode guard;
+        KernelThreadScope threads(usesKernels(model));  // while serving, LibTorch's ops on one thread
         for (;;) {
             std::vector<std::shared_ptr<Request>> joining;
             {
