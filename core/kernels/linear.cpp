@@ -185,9 +185,22 @@ bool setIsa(Isa isa) {
 
 // ---- the portable kernels ------------------------------------------------------------------------
 
+// The integer values of block b of row r of a Q8 or Q4 weight (Q4's offset of 8 removed);
+// elements past cols are 0.
+inline void blockValues(const WeightView& w, std::int64_t r, std::int64_t b, std::int8_t out[32]) {
+    if (w.format == Format::Q8) {
+        std::memcpy(out, q8Block(w, r, b), 32);
+        return;
+    }
+    const std::uint8_t* q = q4Block(w, r, b);
+    for (int j = 0; j < 16; ++j) {
+        out[j] = static_cast<std::int8_t>(int(q[j] & 0x0f) - 8);
+        out[j + 16] = static_cast<std::int8_t>(int(q[j] >> 4) - 8);
+    }
+}
+
 namespace generic {
 
-namespace {
 inline float weightAt(const WeightView& w, std::int64_t r, std::int64_t k) {
     switch (w.format) {
         case Format::F32: return static_cast<const float*>(w.data)[r * w.ld + k];
@@ -196,7 +209,6 @@ inline float weightAt(const WeightView& w, std::int64_t r, std::int64_t k) {
         default: return 0.f;
     }
 }
-}  // namespace
 
 void floatRows(const float* x, std::int64_t n, std::int64_t ldx, const WeightView& w, std::int64_t r0, std::int64_t r1,
                float* y, std::int64_t ldy) {
@@ -221,17 +233,10 @@ void quantRows(const QuantActs& a, std::int64_t n, const WeightView& w, std::int
             const float* xd = a.d + i * a.ldd;
             float acc = 0;
             for (std::int64_t b = 0; b < nb; ++b) {
+                std::int8_t wq[32];
+                blockValues(w, r, b, wq);
                 std::int32_t s = 0;
-                if (w.format == Format::Q8) {
-                    const std::int8_t* wq = q8Block(w, r, b);
-                    for (int j = 0; j < 32; ++j) s += std::int32_t(wq[j]) * xq[b * 32 + j];
-                } else {
-                    const std::uint8_t* wq = q4Block(w, r, b);
-                    for (int j = 0; j < 16; ++j) {
-                        s += (std::int32_t(wq[j] & 0x0f) - 8) * xq[b * 32 + j];
-                        s += (std::int32_t(wq[j] >> 4) - 8) * xq[b * 32 + j + 16];
-                    }
-                }
+                for (int j = 0; j < 32; ++j) s += std::int32_t(wq[j]) * xq[b * 32 + j];
                 acc += float(s) * (xd[b] * w.scale(r, b));
             }
             y[i * ldy + r] = acc;
@@ -320,23 +325,19 @@ PackedMatrix pack(const float* w, std::int64_t rows, std::int64_t cols, std::int
 
 std::vector<float> dequantize(const WeightView& w) {
     std::vector<float> out(static_cast<std::size_t>(w.rows * w.cols));
-    for (std::int64_t r = 0; r < w.rows; ++r)
-        for (std::int64_t k = 0; k < w.cols; ++k) {
-            float v;
-            const std::int64_t b = k / kBlock, j = k % kBlock;
-            switch (w.format) {
-                case Format::Q8: v = float(q8Block(w, r, b)[j]) * w.scale(r, b); break;
-                case Format::Q4: {
-                    const std::uint8_t byte = q4Block(w, r, b)[j % 16];
-                    v = float(int(j < 16 ? (byte & 0x0f) : (byte >> 4)) - 8) * w.scale(r, b);
-                    break;
-                }
-                case Format::F32: v = static_cast<const float*>(w.data)[r * w.ld + k]; break;
-                case Format::F16: v = halfToFloat(static_cast<const std::uint16_t*>(w.data)[r * w.ld + k]); break;
-                default: v = bf16ToFloat(static_cast<const std::uint16_t*>(w.data)[r * w.ld + k]); break;
+    for (std::int64_t r = 0; r < w.rows; ++r) {
+        float* dst = out.data() + r * w.cols;
+        if (isQuantized(w.format)) {
+            for (std::int64_t b = 0; b < w.blocksPerRow(); ++b) {
+                std::int8_t q[32];
+                blockValues(w, r, b, q);
+                const std::int64_t len = std::min<std::int64_t>(kBlock, w.cols - b * kBlock);
+                for (std::int64_t j = 0; j < len; ++j) dst[b * kBlock + j] = float(q[j]) * w.scale(r, b);
             }
-            out[static_cast<std::size_t>(r * w.cols + k)] = v;
+        } else {
+            for (std::int64_t k = 0; k < w.cols; ++k) dst[k] = generic::weightAt(w, r, k);
         }
+    }
     return out;
 }
 
@@ -399,16 +400,11 @@ void dequantRows(const IsaKernels& k, const float* x, std::int64_t n, std::int64
         for (std::int64_t r = t0; r < t1; ++r) {
             float* dst = tile.data() + (r - t0) * w.cols;
             for (std::int64_t b = 0; b < nb; ++b) {
+                std::int8_t q[32];
+                blockValues(w, r, b, q);
                 const float s = w.scale(r, b);
                 const std::int64_t len = std::min<std::int64_t>(kBlock, w.cols - b * kBlock);
-                if (w.format == Format::Q8) {
-                    const std::int8_t* q = q8Block(w, r, b);
-                    for (std::int64_t j = 0; j < len; ++j) dst[b * kBlock + j] = float(q[j]) * s;
-                } else {
-                    const std::uint8_t* q = q4Block(w, r, b);
-                    for (std::int64_t j = 0; j < len; ++j)
-                        dst[b * kBlock + j] = float(int(j < 16 ? (q[j] & 0x0f) : (q[j - 16] >> 4)) - 8) * s;
-                }
+                for (std::int64_t j = 0; j < len; ++j) dst[b * kBlock + j] = float(q[j]) * s;
             }
         }
         WeightView tv;

@@ -68,7 +68,6 @@ std::int64_t Engine::weightBytes() const {
     for (auto& [name, op] : m.linearOps()) {
         const std::int64_t stored = (*op)->storedBytes();
         if (stored < 0) continue;
-        if (m.config.tieWordEmbeddings && name == "lm_head" && !m.embedTokens.defined()) continue;
         const at::Tensor b = (*op)->bias();
         bytes += stored - (b.defined() ? static_cast<std::int64_t>(b.nbytes()) : 0);
         if (auto* p = dynamic_cast<const PackedLinear*>(op->get()))
@@ -117,7 +116,6 @@ ForwardResult Engine::forward(const std::vector<std::int64_t>& ids, const std::v
     if (!mask.empty()) a.attentionMask = at::from_blob(const_cast<std::int64_t*>(mask.data()), {batch, time}, lopts).clone();
     std::vector<at::Tensor> hidden;
     if (hiddenStates) a.hiddenStates = &hidden;
-    KernelThreadScope scope(usesKernels(impl_->model));
     ForwardResult r;
     r.logits = toHost(impl_->model.forward(a));
     for (const auto& h : hidden) r.hiddenStates.push_back(toHost(h));

@@ -69,7 +69,7 @@ std::vector<std::vector<std::int64_t>> generate(const PhiModel& model,
     if (prompts.empty()) fail("generate", "no prompt given");
     if (opts.maxNewTokens < 0) fail("--max-new-tokens", "must not be negative");
     c10::InferenceMode guard;
-    KernelThreadScope threads(usesKernels(model));
+    KernelThreadScope threads(usesKernels(model));  // once for all steps (see packed.h)
     const auto B = static_cast<std::int64_t>(prompts.size());
     std::int64_t T = 0;
     for (const auto& p : prompts) {

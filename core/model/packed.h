@@ -76,8 +76,10 @@ private:
 // While one exists (in any thread), LibTorch's intra-op threads are 1: the kernels' own pool
 // does the heavy work of a packed model's step, and LibTorch's OpenMP threads, spinning
 // after each small op, would take the cores from it (measured on the phi-1.5 shape, 2 cores:
-// 7.1 tok/s decoding with LibTorch at 2 threads against 11.4 at 1). The count LibTorch had
-// is restored when the last scope ends. Costless when LibTorch already runs 1 thread.
+// 7.1 tok/s decoding with LibTorch at 2 threads against 11.6-13.3 at 1). The count LibTorch
+// had is restored when the last scope ends. PhiModel::forward and decodeStep each hold one;
+// loops over many steps (generate, the server's batcher) hold an outer one, because changing
+// LibTorch's count costs about 0.1 ms each way (measured) while a nested scope costs nothing.
 class KernelThreadScope {
 public:
     explicit KernelThreadScope(bool active);

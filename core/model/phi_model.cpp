@@ -246,6 +246,7 @@ at::Tensor PhiModel::decodeStep(const at::Tensor& ids, const at::Tensor& positio
                                 KVCache& cache) const {
     if (!cache.isStatic() || cache.k.size() != blocks.size())
         fail("decode", "decodeStep needs a static cache with one buffer per layer");
+    KernelThreadScope threads(usesKernels(*this));
     AttentionInputs in;
     std::tie(in.cos, in.sin) = rotaryTables(positions);
     in.mask = mask;
@@ -266,6 +267,7 @@ at::Tensor PhiModel::forward(const ForwardArgs& a) const {
     const auto B = a.inputIds.size(0);
     const auto T = a.inputIds.size(1);
     if (T == 0) fail("forward", "input_ids has no tokens");
+    KernelThreadScope threads(usesKernels(*this));  // every caller: engine, eval, serve, calibration
     auto ids = a.inputIds.to(device, at::kLong);
     {
         auto lo = ids.min().item<std::int64_t>(), hi = ids.max().item<std::int64_t>();
