@@ -1,6 +1,7 @@
 #include "kernels/linear.h"
 
 #include "kernels/isa.h"
+#include "kernels/attention.h"
 #include "kernels/pool.h"
 
 #include <algorithm>
@@ -372,11 +373,6 @@ void quantizeActs(const float* x, std::int64_t n, std::int64_t ldx, std::int64_t
     a.ldd = nb;
 }
 
-inline float geluTanh(float v) {
-    constexpr float k = 0.7978845608028654f;  // sqrt(2 / pi)
-    return 0.5f * v * (1.f + std::tanh(k * (v + 0.044715f * v * v * v)));
-}
-
 void finish(const LinearJob& job, std::int64_t n, std::int64_t r0, std::int64_t r1) {
     if (!job.bias && job.epilogue == Epilogue::None) return;
     for (std::int64_t i = 0; i < n; ++i) {
@@ -384,7 +380,7 @@ void finish(const LinearJob& job, std::int64_t n, std::int64_t r0, std::int64_t 
         if (job.bias)
             for (std::int64_t r = r0; r < r1; ++r) yi[r] += job.bias[r];
         if (job.epilogue == Epilogue::GeluTanh)
-            for (std::int64_t r = r0; r < r1; ++r) yi[r] = geluTanh(yi[r]);
+            geluTanhInPlace(yi + r0, r1 - r0);
     }
 }
 
@@ -464,9 +460,15 @@ void runJobs(const float* x, std::int64_t n, std::int64_t ldx, const LinearJob* 
     // as they come: about 8 chunks a thread, so a thread the OS delays leaves little behind.
     const std::int64_t tiles = (total + kTile - 1) / kTile;
     const int nt = threads();
-    // Small maps are not worth waking the pool for: below about a million multiply-adds
-    // (a 1024 x 1024 map of one row) the hand-off costs more than the second thread saves.
-    const std::int64_t chunks = work < (1 << 20) || nt == 1 ? 1 : std::min<std::int64_t>(tiles, 8 * nt);
+    // Small maps are not worth waking the pool for: below about 260,000 multiply-adds (a
+    // 512 x 512 map of one row) the hand-off costs more than the second thread saves (demo
+    // model, 2 cores: one row 1,140-1,500 tok/s at 2^18 and at 2^20 alike, four rows 2,680-2,810
+    // against 2,420-2,840). QCW_KERNEL_MIN_PARALLEL overrides it.
+    static const std::int64_t minParallel = [] {
+        const char* e = std::getenv("QCW_KERNEL_MIN_PARALLEL");
+        return e && *e ? std::max<std::int64_t>(0, std::atoll(e)) : std::int64_t(1) << 18;
+    }();
+    const std::int64_t chunks = work < minParallel || nt == 1 ? 1 : std::min<std::int64_t>(tiles, 8 * nt);
     auto chunk = [&](std::int64_t c) {
         const std::int64_t g0 = std::min(total, (tiles * c / chunks) * kTile), g1 = std::min(total, (tiles * (c + 1) / chunks) * kTile);
         std::int64_t base = 0;

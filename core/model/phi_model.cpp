@@ -1,6 +1,7 @@
 #include "model/phi_model.h"
 
 #include "common/error.h"
+#include "kernels/attention.h"
 #include "model/packed.h"
 
 #include <ATen/core/grad_mode.h>
@@ -167,6 +168,43 @@ at::Tensor PhiModel::embed(const at::Tensor& ids) const {
     return e.scalar_type() == dtype ? e : e.to(dtype);
 }
 
+namespace {
+
+// The CPU decode step's attention through kernels::decodeAttention, over the written part of a
+// static fp32 cache only (the explicit form below runs over the whole capacity under the mask).
+bool decodeAttentionApplies(const at::Tensor& q, const at::Tensor& cacheK, const AttentionInputs& in) {
+    return q.device().is_cpu() && q.scalar_type() == at::kFloat && q.size(2) == 1 && cacheK.scalar_type() == at::kFloat &&
+           cacheK.is_contiguous() && in.mask.defined() && in.mask.scalar_type() == at::kFloat && in.mask.dim() == 4 &&
+           in.mask.size(0) == q.size(0) && in.mask.size(3) == cacheK.size(2) && in.mask.stride(3) == 1 &&
+           !in.rowHasKeys.defined() && in.decodeLength <= cacheK.size(2);
+}
+
+at::Tensor decodeAttentionCpu(const at::Tensor& q, const at::Tensor& cacheK, const at::Tensor& cacheV,
+                              const AttentionInputs& in, double scale) {
+    if (!decodeAttentionApplies(q, cacheK, in) || !cacheV.is_contiguous() || cacheV.scalar_type() != at::kFloat)
+        return at::Tensor();
+    const at::Tensor qc = q.contiguous();  // [B, heads, 1, hd]: the same bytes as [B, 1, heads * hd]
+    at::Tensor out = at::empty({q.size(0), 1, q.size(1) * q.size(3)}, qc.options());
+    kernels::DecodeAttention a;
+    a.batch = q.size(0);
+    a.heads = static_cast<int>(q.size(1));
+    a.kvHeads = static_cast<int>(cacheK.size(1));
+    a.headDim = static_cast<int>(q.size(3));
+    a.q = qc.data_ptr<float>();
+    a.k = cacheK.data_ptr<float>();
+    a.v = cacheV.data_ptr<float>();
+    a.capacity = cacheK.size(2);
+    a.length = in.decodeLength;
+    a.mask = in.mask.data_ptr<float>();
+    a.maskStride = in.mask.stride(0);
+    a.scale = static_cast<float>(scale);
+    a.out = out.data_ptr<float>();
+    kernels::decodeAttention(a);
+    return out;
+}
+
+}  // namespace
+
 at::Tensor PhiModel::blockWith(const PhiBlock& blk, const at::Tensor& h, const AttentionInputs& in,
                                at::Tensor* cacheK, at::Tensor* cacheV, const at::Tensor& cacheSlot) const {
     const PhiConfig& c = config;
@@ -208,26 +246,31 @@ at::Tensor PhiModel::blockWith(const PhiBlock& blk, const at::Tensor& h, const A
         k = *cacheK;
         v = *cacheV;
     }
-    if (nKv != nH) {
-        k = k.repeat_interleave(nH / nKv, 1);
-        v = v.repeat_interleave(nH / nKv, 1);
-    }
-    at::Tensor attn;
-#ifdef QCW_HAVE_SDPA
-    // On CUDA, PyTorch's fused attention (what transformers uses by default); on CPU the
-    // explicit form below, which the fixtures check against transformers' eager attention.
-    if (device.is_cuda()) {
-        attn = at::scaled_dot_product_attention(q, k, v, in.mask.to(q.scalar_type()), 0.0, false);
-        if (in.rowHasKeys.defined()) attn = attn * in.rowHasKeys.to(attn.scalar_type());
-    }
-#endif
+    // A CPU decode step on a static fp32 cache: the written positions only, no copies.
+    at::Tensor attn;  // [B, T, heads * head_dim]
+    if (cacheK && cacheSlot.defined() && in.decodeLength > 0) attn = decodeAttentionCpu(q, *cacheK, *cacheV, in, scale);
     if (!attn.defined()) {
-        auto scores = at::matmul(q, k.transpose(-2, -1)) * scale + in.mask;
-        auto probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
-        if (in.rowHasKeys.defined()) probs = probs * in.rowHasKeys;
-        attn = at::matmul(probs, v);
+        if (nKv != nH) {
+            k = k.repeat_interleave(nH / nKv, 1);
+            v = v.repeat_interleave(nH / nKv, 1);
+        }
+        at::Tensor heads;  // [B, heads, T, head_dim]
+#ifdef QCW_HAVE_SDPA
+        // On CUDA, PyTorch's fused attention (what transformers uses by default); on CPU the
+        // explicit form below, which the fixtures check against transformers' eager attention.
+        if (device.is_cuda()) {
+            heads = at::scaled_dot_product_attention(q, k, v, in.mask.to(q.scalar_type()), 0.0, false);
+            if (in.rowHasKeys.defined()) heads = heads * in.rowHasKeys.to(heads.scalar_type());
+        }
+#endif
+        if (!heads.defined()) {
+            auto scores = at::matmul(q, k.transpose(-2, -1)) * scale + in.mask;
+            auto probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+            if (in.rowHasKeys.defined()) probs = probs * in.rowHasKeys;
+            heads = at::matmul(probs, v);
+        }
+        attn = heads.transpose(1, 2).reshape({B, T, nH * hd});
     }
-    attn = attn.transpose(1, 2).reshape({B, T, nH * hd});
     auto attnOut = blk.dense->forward(attn);
     auto mlpOut = blk.fc2->forward(blk.fc1->forwardGelu(x));
     return attnOut + mlpOut + h;
@@ -250,6 +293,14 @@ at::Tensor PhiModel::decodeStep(const at::Tensor& ids, const at::Tensor& positio
     AttentionInputs in;
     std::tie(in.cos, in.sin) = rotaryTables(positions);
     in.mask = mask;
+    // On the CPU, attention runs over the positions up to the slot being written (the slot
+    // tensor is in host memory there; reading it costs nothing).
+    if (cache.slot.device().is_cpu() && cache.slot.scalar_type() == at::kLong && cache.slot.is_contiguous()) {
+        const std::int64_t* sl = cache.slot.data_ptr<std::int64_t>();
+        std::int64_t last = -1;
+        for (std::int64_t i = 0; i < cache.slot.numel(); ++i) last = std::max(last, sl[i]);
+        if (last >= 0 && last < cache.k[0].size(2)) in.decodeLength = last + 1;
+    }
     auto h = embed(ids);
     for (std::size_t li = 0; li < blocks.size(); ++li) h = block(li, h, in, &cache);
     return head(h, true);

@@ -76,7 +76,8 @@ struct PhiBlock {
 // Static mode (slot defined): every layer holds a preallocated [B, kv_heads, capacity,
 // head_dim] buffer and a step writes its keys and values at the int64 positions in `slot`
 // (a device tensor, so a step needs no host value and can be recorded as a CUDA graph);
-// attention then runs over the whole capacity under the caller's mask.
+// attention then runs over the whole capacity under the caller's mask (on the CPU over the
+// positions up to the slot only: a caller never unmasks a position it has not written).
 struct KVCache {
     std::vector<at::Tensor> k, v;
     at::Tensor slot;
@@ -112,6 +113,10 @@ struct AttentionInputs {
     at::Tensor cos, sin;        // [B, 1, T, rot]
     at::Tensor mask;            // [B, 1, T, past + T] additive
     at::Tensor rowHasKeys;      // [B, 1, T, 1] or undefined (no padding)
+    // decodeStep on a static cache in host memory: positions [0, decodeLength) may be attended
+    // (up to the slot being written); positions after the slot are never attended. 0: attend
+    // over the whole capacity under the mask.
+    std::int64_t decodeLength = 0;
 };
 
 class PhiModel {

@@ -6,6 +6,7 @@
 #include "common/files.h"
 #include "decompose/compress_api.h"
 #include "io/checkpoint.h"
+#include "kernels/attention.h"
 #include "kernels/linear.h"
 #include "model/engine.h"
 #include "model/generate.h"
@@ -221,6 +222,70 @@ private slots:
                 QVERIFY(at::equal(own, run(x2, vb, at::Tensor())));
             }
         }
+    }
+
+    void geluWithoutLibmMatchesDoublePrecision() {
+        // Over the whole range the model meets, including where tanh saturates and where the
+        // exponential is clamped.
+        at::Tensor x = at::cat({at::linspace(-30, 30, 6001), randn({4096}, 41) * 4}).contiguous();
+        at::Tensor y = x.clone();
+        k::geluTanhInPlace(y.data_ptr<float>(), y.numel());
+        at::Tensor xd = x.to(at::kDouble);
+        // 0.5 v (1 + tanh u) = v sigmoid(2 u): the second form, because in the first 1 + tanh u
+        // cancels catastrophically (even in double) where u is very negative.
+        at::Tensor want = xd * at::sigmoid(2 * 0.7978845608028654 * (xd + 0.044715 * xd.pow(3)));
+        // Relative error a few float ulps where the output matters; below that the float
+        // argument of the exponential alone (condition number |2u|) costs more relative error,
+        // so there the bound is absolute.
+        at::Tensor diff = (y.to(at::kDouble) - want).abs();
+        const double rel = (diff / want.abs()).masked_select(want.abs() > 1e-5).max().item<double>();
+        const double tiny = diff.masked_select(want.abs() <= 1e-5).max().item<double>();
+        QVERIFY2(rel < 2e-6, qPrintable(QString("relative error %1").arg(rel)));
+        QVERIFY2(tiny < 1e-10, qPrintable(QString("absolute error %1 where |gelu| <= 1e-5").arg(tiny)));
+        QVERIFY(y.isfinite().all().item<bool>());
+    }
+
+    void decodeAttentionMatchesDoublePrecision() {
+        // Grouped heads (8 queries over 2 key/value heads), a head size that is not a multiple
+        // of the vector width, a masked position inside the attended range, positions after it
+        // that hold garbage (never attended), and 1 and 2 threads.
+        const std::int64_t B = 3, H = 8, KV = 2, D = 19, cap = 200, len = 150;  // 2 threads: over 2^16 multiply-adds
+        at::Tensor q = randn({B, H, D}, 51), K = randn({B, KV, cap, D}, 52), V = randn({B, KV, cap, D}, 53);
+        K.narrow(2, len, cap - len).fill_(1e30);
+        V.narrow(2, len, cap - len).fill_(std::nanf(""));
+        at::Tensor mask = at::zeros({B, cap});
+        mask.index_put_({1, 5}, std::numeric_limits<float>::lowest());
+        mask.index_put_({2, at::indexing::Slice(0, 3)}, std::numeric_limits<float>::lowest());
+        const double scale = 1.0 / std::sqrt(double(D));
+        at::Tensor kd = K.narrow(2, 0, len).repeat_interleave(H / KV, 1).to(at::kDouble);
+        at::Tensor vd = V.narrow(2, 0, len).repeat_interleave(H / KV, 1).to(at::kDouble);
+        at::Tensor scores = at::matmul(q.to(at::kDouble).unsqueeze(2), kd.transpose(-2, -1)).squeeze(2) * scale +
+                            mask.narrow(1, 0, len).to(at::kDouble).unsqueeze(1);
+        at::Tensor want = at::matmul(at::softmax(scores, -1).unsqueeze(2), vd).squeeze(2);  // [B, H, D]
+        for (int threads : {1, 2}) {
+            k::setThreads(threads);
+            at::Tensor out = at::full({B, H, D}, std::nanf(""));
+            k::DecodeAttention a;
+            a.batch = B;
+            a.heads = H;
+            a.kvHeads = KV;
+            a.headDim = D;
+            a.q = q.data_ptr<float>();
+            a.k = K.data_ptr<float>();
+            a.v = V.data_ptr<float>();
+            a.capacity = cap;
+            a.length = len;
+            a.mask = mask.data_ptr<float>();
+            a.maskStride = cap;
+            a.scale = static_cast<float>(scale);
+            a.out = out.data_ptr<float>();
+            k::decodeAttention(a);
+            const double err = (out.to(at::kDouble) - want).abs().max().item<double>();
+            QVERIFY2(err < 1e-5, qPrintable(QString("threads %1: max error %2").arg(threads).arg(err)));
+            a.length = cap + 1;
+            QVERIFY_THROWS_EXCEPTION(std::invalid_argument, k::decodeAttention(a));
+        }
+        k::setThreads(2);
     }
 
     void threadsSplitRowsWithoutChangingResults() {
