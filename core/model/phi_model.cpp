@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 // LibTorch 2.x has scaled_dot_product_attention (flash / memory-efficient kernels on CUDA).
@@ -105,6 +106,22 @@ void rotaryInPlace(at::Tensor& x, std::int64_t heads, std::int64_t hd, const at:
                 }
             }
         }
+}
+
+// LayerNorm of `rows` rows of n floats into out, as at::layer_norm computes it on the CPU
+// (mean and biased variance of the row, then (x - mean) / sqrt(var + eps) * w + b).
+void layerNormRows(const float* x, std::int64_t rows, std::int64_t n, const float* w, const float* b, double eps,
+                   float* out) {
+    for (std::int64_t r = 0; r < rows; ++r) {
+        const float* xr = x + r * n;
+        double sum = 0, sq = 0;
+        for (std::int64_t i = 0; i < n; ++i) sum += xr[i];
+        const double mean = sum / double(n);
+        for (std::int64_t i = 0; i < n; ++i) sq += (xr[i] - mean) * (xr[i] - mean);
+        const float inv = static_cast<float>(1.0 / std::sqrt(sq / double(n) + eps)), m = static_cast<float>(mean);
+        float* o = out + r * n;
+        for (std::int64_t i = 0; i < n; ++i) o[i] = (xr[i] - m) * inv * (w ? w[i] : 1.f) + (b ? b[i] : 0.f);
+    }
 }
 
 bool rotaryInPlaceApplies(const at::Tensor& q, const at::Tensor& k, const at::Tensor& cosT, const at::Tensor& sinT) {
@@ -205,12 +222,78 @@ at::Tensor decodeAttentionCpu(const at::Tensor& q, const at::Tensor& cacheK, con
 
 }  // namespace
 
+// A decode step's block on the CPU with few ATen calls: LayerNorm, the cache write and the
+// residual sum as plain loops, the rotary embedding and attention in place, the linear maps on
+// the kernels. Each ATen call costs a few microseconds of dispatch, which on a small model is
+// as much as its arithmetic. Undefined when the inputs are not what it handles (the general
+// path then runs).
+at::Tensor PhiModel::decodeBlockCpu(const PhiBlock& blk, const at::Tensor& h, const AttentionInputs& in,
+                                    at::Tensor& cacheK, at::Tensor& cacheV, const at::Tensor& cacheSlot) const {
+    const PhiConfig& c = config;
+    if (c.qkLayerNorm || !h.device().is_cpu() || h.scalar_type() != at::kFloat || !h.is_contiguous() || h.dim() != 3 ||
+        h.size(1) != 1 ||
+        at::GradMode::is_enabled() || cacheSlot.numel() != 1 || !cacheK.is_contiguous() || !cacheV.is_contiguous() ||
+        cacheK.scalar_type() != at::kFloat || cacheV.scalar_type() != at::kFloat ||
+        !blk.inputLayerNorm.weight.defined() || blk.inputLayerNorm.weight.scalar_type() != at::kFloat ||
+        (blk.inputLayerNorm.bias.defined() && blk.inputLayerNorm.bias.scalar_type() != at::kFloat))
+        return at::Tensor();
+    const std::int64_t B = h.size(0), H = h.size(2);
+    const std::int64_t nH = c.numHeads, nKv = c.numKvHeads, hd = c.headDim(), cap = cacheK.size(2);
+    const std::int64_t slot = in.decodeLength - 1;
+    if (cacheK.size(0) != B || cacheK.size(1) != nKv || cacheK.size(3) != hd) return at::Tensor();
+    at::Tensor x = at::empty_like(h);
+    layerNormRows(h.data_ptr<float>(), B, H, blk.inputLayerNorm.weight.data_ptr<float>(),
+                  blk.inputLayerNorm.bias.defined() ? blk.inputLayerNorm.bias.data_ptr<float>() : nullptr, c.layerNormEps,
+                  x.data_ptr<float>());
+    at::Tensor qkv[3];
+    if (!packedForwardMany({blk.q.get(), blk.k.get(), blk.v.get()}, x, qkv)) {
+        qkv[0] = blk.q->forward(x);
+        qkv[1] = blk.k->forward(x);
+        qkv[2] = blk.v->forward(x);
+    }
+    for (auto& t : qkv)
+        if (!t.is_contiguous()) t = t.contiguous();
+    if (!rotaryInPlaceApplies(qkv[0], qkv[1], in.cos, in.sin) || in.cos.size(0) != B || in.cos.size(2) != 1)
+        return at::Tensor();
+    rotaryInPlace(qkv[0], nH, hd, in.cos, in.sin);
+    rotaryInPlace(qkv[1], nKv, hd, in.cos, in.sin);
+    {  // this position's keys and values into their slot: [B, 1, kv, hd] -> [B, kv, cap, hd]
+        const float* kp = qkv[1].data_ptr<float>();
+        const float* vp = qkv[2].data_ptr<float>();
+        float* K = cacheK.data_ptr<float>();
+        float* V = cacheV.data_ptr<float>();
+        for (std::int64_t b = 0; b < B; ++b)
+            for (std::int64_t g = 0; g < nKv; ++g) {
+                const std::int64_t dst = ((b * nKv + g) * cap + slot) * hd, src = (b * nKv + g) * hd;
+                std::memcpy(K + dst, kp + src, sizeof(float) * static_cast<std::size_t>(hd));
+                std::memcpy(V + dst, vp + src, sizeof(float) * static_cast<std::size_t>(hd));
+            }
+    }
+    const at::Tensor q = qkv[0].view({B, 1, nH, hd}).transpose(1, 2);
+    at::Tensor attn = decodeAttentionCpu(q, cacheK, cacheV, in, 1.0 / std::sqrt(double(hd)));
+    if (!attn.defined()) fail("decode", "internal check failed: the CPU decode attention refused its inputs");
+    at::Tensor attnOut = blk.dense->forward(attn);
+    at::Tensor mlpOut = blk.fc2->forward(blk.fc1->forwardGelu(x));
+    if (!attnOut.is_contiguous() || !mlpOut.is_contiguous() || attnOut.scalar_type() != at::kFloat ||
+        mlpOut.scalar_type() != at::kFloat)
+        return attnOut + mlpOut + h;
+    float* o = attnOut.data_ptr<float>();
+    const float* m = mlpOut.data_ptr<float>();
+    const float* r = h.data_ptr<float>();
+    for (std::int64_t i = 0, n = attnOut.numel(); i < n; ++i) o[i] = o[i] + m[i] + r[i];  // (a + m) + h, as ATen adds
+    return attnOut;
+}
+
 at::Tensor PhiModel::blockWith(const PhiBlock& blk, const at::Tensor& h, const AttentionInputs& in,
                                at::Tensor* cacheK, at::Tensor* cacheV, const at::Tensor& cacheSlot) const {
     const PhiConfig& c = config;
     const auto B = h.size(0), T = h.size(1);
     const int nH = c.numHeads, nKv = c.numKvHeads, hd = c.headDim();
     const double scale = 1.0 / std::sqrt(double(hd));
+    if (cacheK && cacheSlot.defined() && in.decodeLength > 0 && T == 1) {
+        at::Tensor out = decodeBlockCpu(blk, h, in, *cacheK, *cacheV, cacheSlot);
+        if (out.defined()) return out;
+    }
     auto x = layerNorm(h, blk.inputLayerNorm, c.layerNormEps);
     at::Tensor qkv[3];
     if (!packedForwardMany({blk.q.get(), blk.k.get(), blk.v.get()}, x, qkv)) {  // one pass over x on the CPU kernels

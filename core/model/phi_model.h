@@ -139,6 +139,8 @@ public:
     at::Tensor embed(const at::Tensor& ids) const;
     // One decoder block; with a cache, appends this step's keys and values to slot `index`.
     at::Tensor block(std::size_t index, const at::Tensor& h, const AttentionInputs& in, KVCache* cache = nullptr) const;
+    at::Tensor decodeBlockCpu(const PhiBlock& blk, const at::Tensor& h, const AttentionInputs& in, at::Tensor& cacheK,
+                              at::Tensor& cacheV, const at::Tensor& cacheSlot) const;
     at::Tensor blockWith(const PhiBlock& blk, const at::Tensor& h, const AttentionInputs& in,
                          at::Tensor* cacheK = nullptr, at::Tensor* cacheV = nullptr,
                          const at::Tensor& cacheSlot = at::Tensor()) const;
