@@ -224,6 +224,7 @@ private slots:
             a[a.indexOf("--steps") + 1] = "100000";
             QProcess p;
             p.start(kBin, a);
+            QVERIFY(p.waitForStarted());
             QElapsedTimer t;
             t.start();
             while (readLog(log + ".rank1").size() < 2 && t.elapsed() < 60000 && p.state() == QProcess::Running) QThread::msleep(50);
@@ -241,6 +242,7 @@ private slots:
             a[a.indexOf("--steps") + 1] = "100000";
             QProcess p;
             p.start(kBin, a);
+            QVERIFY(p.waitForStarted());
             QElapsedTimer t;
             t.start();
             while (readLog(log + ".rank0").size() < 3 && t.elapsed() < 60000 && p.state() == QProcess::Running) QThread::msleep(50);
