@@ -3,7 +3,7 @@
 // (full fine-tuning, LoRA, distillation from a live teacher and from a cached top-k), with
 // bitwise equal weights on both ranks after every step; a 2-rank checkpoint resumes in 1
 // process as the uninterrupted run continues; a rank killed with SIGKILL ends the other with
-// an error naming it; Ctrl-C on the launcher stops every rank with a checkpoint.
+// an error naming it, and so does a rank that hangs (SIGSTOP); Ctrl-C on the launcher stops every rank with a checkpoint.
 #include "io/safetensors.h"
 
 #include <QElapsedTimer>
@@ -173,10 +173,13 @@ private slots:
 
     void killedRankEndsTheOtherWithinAMinute() {
         // Two ranks started by hand (as torchrun would): kill one, the other must stop by itself.
-        for (int victim : {1, 0}) {
+        // Killed rank 1, killed rank 0, and rank 1 stopped (SIGSTOP: alive but silent, a hang).
+        for (int round = 0; round < 3; ++round) {
+            const int victim = round == 1 ? 0 : 1;
+            const bool hang = round == 2;
             const int port = freePort();
             QVERIFY(port > 0);
-            const QString out = tmp.filePath(QString("kill%1").arg(victim)), log = tmp.filePath(QString("kill%1.log").arg(victim));
+            const QString out = tmp.filePath(QString("kill%1").arg(round)), log = tmp.filePath(QString("kill%1.log").arg(round));
             QProcess ranks[2];
             for (int r = 0; r < 2; ++r) {
                 QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
@@ -197,8 +200,12 @@ private slots:
             while (readLog(log + ".rank0").size() < 3 && t.elapsed() < 60000 && ranks[0].state() == QProcess::Running)
                 QThread::msleep(50);
             QVERIFY2(readLog(log + ".rank0").size() >= 3, ranks[0].readAllStandardError().constData());
-            ranks[victim].kill();  // SIGKILL
-            QVERIFY(ranks[victim].waitForFinished(10000));
+            if (hang) {
+                QVERIFY(::kill(static_cast<pid_t>(ranks[victim].processId()), SIGSTOP) == 0);
+            } else {
+                ranks[victim].kill();  // SIGKILL
+                QVERIFY(ranks[victim].waitForFinished(10000));
+            }
             const int other = 1 - victim;
             t.restart();
             const bool ended = ranks[other].waitForFinished(60000);
@@ -207,12 +214,17 @@ private slots:
                 ranks[other].kill();
                 ranks[other].waitForFinished();
             }
+            if (hang) {
+                ranks[victim].kill();
+                ranks[victim].waitForFinished(10000);
+            }
             const QString err = QString::fromUtf8(ranks[other].readAllStandardError());
             QVERIFY2(ended, "the surviving rank did not stop within 60 s");
             QVERIFY(ranks[other].exitCode() != 0);
             const QString last = err.trimmed().split('\n').last();
             QVERIFY2(last.contains(QString("rank %1").arg(victim)), qPrintable(last));
-            qInfo("rank %d killed: rank %d stopped after %.1f s: %s", victim, other, double(took) / 1000.0, qPrintable(last));
+            qInfo("rank %d %s: rank %d stopped after %.1f s: %s", victim, hang ? "stopped (SIGSTOP)" : "killed", other,
+                  double(took) / 1000.0, qPrintable(last));
         }
     }
 
