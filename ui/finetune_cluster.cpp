@@ -29,7 +29,10 @@ namespace qcw::ui {
 
 namespace {
 
+// QCW_QCOMPRESS (tests, unusual installs), else the program beside this one, else PATH's.
 QString qcompressProgram() {
+    const QString env = qEnvironmentVariable("QCW_QCOMPRESS");
+    if (!env.isEmpty()) return env;
     const QString beside = QCoreApplication::applicationDirPath() + QStringLiteral("/qcompress");
     return QFileInfo::exists(beside) ? beside : QStringLiteral("qcompress");
 }
@@ -180,8 +183,7 @@ void ClusterBox::startLocal(const QStringList& trainArgs, const QString& stepLog
     delete proc_;
     proc_ = new QProcess(this);
     log_ = stepLog + QStringLiteral(".rank0");
-    QFile::remove(log_);
-    QFile::remove(stepLog + QStringLiteral(".rank1"));
+    for (int r = 0; r < processes(); ++r) QFile::remove(stepLog + QStringLiteral(".rank%1").arg(r));
     logPos_ = 0;
     total_ = totalSteps;
     lastStep_ = 0;
@@ -189,9 +191,10 @@ void ClusterBox::startLocal(const QStringList& trainArgs, const QString& stepLog
     out_ = outAt >= 0 && outAt + 1 < trainArgs.size() ? trainArgs[outAt + 1] : QString();
     QStringList args{QStringLiteral("launch"), QStringLiteral("--nproc"), QString::number(processes()), QStringLiteral("train")};
     args << trainArgs << QStringLiteral("--json") << QStringLiteral("--step-log") << stepLog;
-    connect(proc_, &QProcess::finished, this, [this](int code, QProcess::ExitStatus) {
+    connect(proc_, &QProcess::finished, this, [this, stepLog](int code, QProcess::ExitStatus) {
         poll_->stop();
         pollLog();
+        for (int r = 0; r < processes(); ++r) QFile::remove(stepLog + QStringLiteral(".rank%1").arg(r));
         const QStringList errLines = QString::fromUtf8(proc_->readAllStandardError()).trimmed().split(QLatin1Char('\n'));
         const QJsonObject j = QJsonDocument::fromJson(proc_->readAllStandardOutput()).object();
         qcw::TrainJobResult r;
@@ -230,8 +233,9 @@ void ClusterBox::stopLocal() {
 void ClusterBox::pollLog() {
     QFile f(log_);
     if (!f.open(QIODevice::ReadOnly) || !f.seek(logPos_)) return;
-    while (f.canReadLine()) {
+    while (!f.atEnd()) {
         const QByteArray line = f.readLine();
+        if (!line.endsWith('\n')) break;  // the rank is still writing it: read it next time
         logPos_ += line.size();
         const QJsonObject j = QJsonDocument::fromJson(line).object();
         if (j.isEmpty()) continue;
