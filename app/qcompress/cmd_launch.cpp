@@ -76,7 +76,8 @@ QCW_COMMAND(66) {
     sub->prefix_command();
     sub->footer("Example: qcompress launch --nproc 2 train --student MODEL --data DIR --out OUT --batch 8");
     sub->callback([o, sub] {
-        const std::vector<std::string> rest = sub->remaining();
+        std::vector<std::string> rest = sub->remaining();
+        if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
         if (rest.empty()) qcw::fail("launch", "no command given (e.g. qcompress launch --nproc 2 train --student ...)");
         if (rest.front() == "launch") qcw::fail("launch", "cannot launch itself");
         const int port = o->port > 0 ? o->port : freePort();
