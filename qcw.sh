@@ -16,7 +16,7 @@ debian_packages=(
   build-essential cmake ninja-build ccache pkg-config
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev libgl-dev libxkbcommon-dev
   libqcustomplot-dev libqcustomplot2.1-qt6
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-pthread libgloo-dev
   libeigen3-dev nlohmann-json3-dev libcli11-dev libpoppler-cpp-dev
   libcpp-httplib-dev curl
   xvfb xauth

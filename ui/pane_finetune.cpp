@@ -1,6 +1,7 @@
 #include "ui/pane_finetune.h"
 
 #include "ui/async.h"
+#include "ui/finetune_cluster.h"
 #include "ui/format.h"
 #include "ui/model_session.h"
 #include "ui/progress_feed.h"
@@ -11,6 +12,7 @@
 #include "train/train_data.h"
 
 #include <QComboBox>
+#include <QCoreApplication>
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -93,6 +95,7 @@ struct FineTunePane::Impl {
     QComboBox* device = nullptr;
     QSpinBox* evalEvery = nullptr;
     QSpinBox* saveEvery = nullptr;
+    ClusterBox* cluster = nullptr;
     QPushButton* startButton = nullptr;
     QPushButton* stopButton = nullptr;
     QPushButton* resumeButton = nullptr;
@@ -119,6 +122,7 @@ struct FineTunePane::Impl {
     Jobs jobs;  // last: destroyed (cancelled and waited for) first
 
     void build();
+    qcw::TrainJob jobFromFields(bool resume) const;
     QWidget* buildSettings();
     QWidget* buildRun();
     QLineEdit* pathRow(QFormLayout* form, const QString& label, const char* name, const QString& placeholder,
@@ -175,6 +179,7 @@ FineTuneSettings FineTunePane::settings() const {
     s.loraRank = d->loraRank->value();
     s.evalEvery = d->evalEvery->value();
     s.saveEvery = d->saveEvery->value();
+    s.processes = d->cluster->processes();
     s.device = d->device->currentData().toString();
     return s;
 }
@@ -192,6 +197,7 @@ void FineTunePane::setSettings(const FineTuneSettings& s) {
     d->loraRank->setValue(s.loraRank);
     d->evalEvery->setValue(s.evalEvery);
     d->saveEvery->setValue(s.saveEvery);
+    d->cluster->setProcesses(s.processes);
     const int dev = d->device->findData(s.device);
     if (dev >= 0 && d->device->model()->index(dev, 0).flags().testFlag(Qt::ItemIsEnabled)) d->device->setCurrentIndex(dev);
     d->updateDefaults();
@@ -210,6 +216,7 @@ void FineTunePane::saveSettings(QSettings& st) const {
     st.setValue(QStringLiteral("loraRank"), s.loraRank);
     st.setValue(QStringLiteral("evalEvery"), s.evalEvery);
     st.setValue(QStringLiteral("saveEvery"), s.saveEvery);
+    st.setValue(QStringLiteral("processes"), s.processes);
     st.setValue(QStringLiteral("device"), s.device);
 }
 
@@ -229,6 +236,7 @@ void FineTunePane::restoreSettings(QSettings& st) {
     s.loraRank = st.value(QStringLiteral("loraRank"), def.loraRank).toInt();
     s.evalEvery = st.value(QStringLiteral("evalEvery"), def.evalEvery).toInt();
     s.saveEvery = st.value(QStringLiteral("saveEvery"), def.saveEvery).toInt();
+    s.processes = st.value(QStringLiteral("processes"), def.processes).toInt();
     s.device = st.value(QStringLiteral("device"), def.device).toString();
     setSettings(s);
 }
@@ -254,6 +262,7 @@ void FineTunePane::stop() {
     // busy until then so Resume finds the checkpoint.
     d->stopping = true;
     d->jobs.cancelAll();
+    d->cluster->stopLocal();
     d->status->setText(tr("Stopping: writing a checkpoint …"));
     d->updateEnabled();
 }
@@ -336,8 +345,10 @@ QWidget* FineTunePane::Impl::buildSettings() {
     evalEvery = spin("tune-eval-every", 0, 10000000, def.evalEvery,
                      FineTunePane::tr("Held-out loss every N steps (and after the last)"), FineTunePane::tr("at the end"));
     saveEvery = spin("tune-save-every", 0, 10000000, def.saveEvery,
-                     FineTunePane::tr("Checkpoint every N steps (always on Stop and at the end)"),
-                     FineTunePane::tr("on Stop / end"));
+                     FineTunePane::tr("Checkpoint every N steps. Training keeps its work by default: a checkpoint every "
+                                      "tenth of the steps or every 30 minutes, whichever comes first, the newest 3 "
+                                      "kept, and always on Stop and at the end; after a crash Resume continues from the newest"),
+                     FineTunePane::tr("auto (⅒ of steps or 30 min)"));
     form->addRow(FineTunePane::tr("Steps:"), steps);
     form->addRow(FineTunePane::tr("Batch:"), batch);
     form->addRow(FineTunePane::tr("Learning rate:"), lr);
@@ -356,6 +367,17 @@ QWidget* FineTunePane::Impl::buildSettings() {
                             Qt::ToolTipRole);
     }
     form->addRow(FineTunePane::tr("Device:"), device);
+    cluster = new ClusterBox;
+    cluster->setArgumentsSource([this] { return trainArguments(jobFromFields(false), data->text().trimmed()); });
+    form->addRow(FineTunePane::tr("Processes:"), cluster);
+    QObject::connect(cluster, &ClusterBox::progress, q, [this](const qcw::Progress& p) { applyProgress({p}); });
+    QObject::connect(cluster, &ClusterBox::localFinished, q,
+                     [this](const qcw::TrainJobResult& r, qulonglong windows, const QString& error) {
+                         Outcome<RunResult> o;
+                         if (error.isEmpty()) o.value = RunResult{r, std::size_t(windows), 0, 0};
+                         o.error = error;
+                         finished(generation, std::move(o));
+                     });
 
     startButton = new QPushButton(FineTunePane::tr("&Start"));
     startButton->setObjectName(QStringLiteral("tune-start"));
@@ -549,6 +571,23 @@ void FineTunePane::Impl::clearPlot() {
     plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
+qcw::TrainJob FineTunePane::Impl::jobFromFields(bool resume) const {
+    qcw::TrainJob job;
+    job.student = QDir::toNativeSeparators(q->studentDir()).toStdString();
+    job.teacher = QDir::toNativeSeparators(teacher->text().trimmed()).toStdString();
+    job.out = QDir::toNativeSeparators(QDir::cleanPath(out->text().trimmed())).toStdString();
+    job.steps = steps->value();
+    job.batch = batch->value();
+    job.lr = QLocale::c().toDouble(lr->text().trimmed());
+    job.warmup = warmup->value();
+    job.loraRank = loraRank->value();
+    job.device = device->currentData().toString().toStdString();
+    job.evalEvery = evalEvery->value();
+    job.saveEvery = saveEvery->value() > 0 ? saveEvery->value() : -1;  // 0 in the pane: the periodic default
+    job.resume = resume;
+    return job;
+}
+
 void FineTunePane::Impl::run(bool resume) {
     {
         // What the user asked for is remembered now, not only when the window closes.
@@ -563,19 +602,8 @@ void FineTunePane::Impl::run(bool resume) {
         emit q->runFinished(false, false, problem);
         return;
     }
-    qcw::TrainJob job;
-    job.student = QDir::toNativeSeparators(q->studentDir()).toStdString();
-    job.teacher = QDir::toNativeSeparators(teacher->text().trimmed()).toStdString();
-    job.out = QDir::toNativeSeparators(QDir::cleanPath(out->text().trimmed())).toStdString();
-    job.steps = steps->value();
-    job.batch = batch->value();
+    qcw::TrainJob job = jobFromFields(resume);
     job.lr = lrValue;
-    job.warmup = warmup->value();
-    job.loraRank = loraRank->value();
-    job.device = device->currentData().toString().toStdString();
-    job.evalEvery = evalEvery->value();
-    job.saveEvery = saveEvery->value();
-    job.resume = resume;
     const std::string dataDir = QDir::toNativeSeparators(data->text().trimmed()).toStdString();
 
     const quint64 gen = ++generation;
@@ -592,6 +620,12 @@ void FineTunePane::Impl::run(bool resume) {
     lossLabel->setText(QStringLiteral("\u2014"));
     setBusy(true);
 
+    if (cluster->processes() > 1) {  // ranks in processes of their own: qcompress launch
+        cluster->startLocal(trainArguments(job, QString::fromStdString(dataDir)),
+                            QDir::tempPath() + QStringLiteral("/qcw-finetune-%1.jsonl").arg(QCoreApplication::applicationPid()),
+                            job.steps);
+        return;
+    }
     if (feed) feed->close();
     Impl* self = this;
     feed = ProgressFeed::create(q, [self, gen](const std::vector<qcw::Progress>& batch) {
@@ -708,6 +742,9 @@ void FineTunePane::Impl::finished(quint64 gen, Outcome<RunResult> outcome) {
                           .arg(number(r.finalLoss));
         if (std::isfinite(r.lastEvalLoss)) msg += FineTunePane::tr(", held-out %1").arg(number(r.lastEvalLoss));
         msg += FineTunePane::tr(", %1 tokens/s").arg(formatCount(std::llround(r.tokensPerSecond)));
+        if (r.alreadyFinished)  // resumed a finished run: nothing ran, so no loss or speed of this call
+            msg = FineTunePane::tr("This run had already finished at step %1 (last loss %2); nothing to train, raise "
+                                   "Steps to go on").arg(formatCount(r.step), number(r.finalLoss));
         if (r.stoppedEarly) msg += FineTunePane::tr(", stopped early");
         if (!lastModel.isEmpty()) msg += FineTunePane::tr("; model written to %1").arg(QDir::toNativeSeparators(lastModel));
         status->setText(msg);

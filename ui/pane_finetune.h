@@ -25,7 +25,8 @@ struct FineTuneSettings {
     int warmup = 10;
     int loraRank = 0;       // 0: all weights train
     int evalEvery = 20;     // 0: at the end only
-    int saveEvery = 0;      // 0: on Stop and at the end only
+    int saveEvery = 0;      // 0: every tenth of the steps or 30 minutes, whichever comes first (always on Stop and at the end)
+    int processes = 1;      // local data-parallel ranks (qcompress launch); 1: in this process
     QString device = QStringLiteral("cpu");  // cpu, or cuda (bf16 autocast) when this build has CUDA and a GPU
 };
 

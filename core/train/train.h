@@ -7,6 +7,7 @@
 #include "model/optim.h"
 #include "model/phi_model.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -14,6 +15,10 @@
 #include <vector>
 
 namespace qcw {
+
+namespace dist {
+class Group;
+}
 
 // ---- Losses ----------------------------------------------------------------------------
 
@@ -115,8 +120,12 @@ struct TrainOptions {
     std::int64_t evalEvery = 0;     // eval windows are scored every N steps and after the last; 0: after the last only
     int patience = 0;               // evaluations without improvement before stopping; 0: never
     double minDelta = 0.0;
-    std::int64_t saveEvery = 0;     // 0: checkpoint only on cancel and at the end
-    int keepCheckpoints = 2;
+    // Periodic checkpoints (with a checkpoint directory), whichever comes first: every
+    // saveEvery steps (-1: a tenth of the steps, at most 1000; 0: never by steps) and every
+    // saveMinutes minutes of training (0: never by time). Always on cancel and at the end.
+    std::int64_t saveEvery = -1;
+    double saveMinutes = 30.0;
+    int keepCheckpoints = 3;
     double temperature = 2.0, alpha = 0.5;  // distillation, with a teacher
     bool trainEmbeddings = true;    // without LoRA: train the embedding (and a tied lm_head)
     bool bf16Autocast = true;       // on CUDA: forward passes under bf16 autocast (weights and optimizer stay fp32)
@@ -129,7 +138,10 @@ struct TrainOptions {
     TrainOptions& withAdamW(AdamWOptions a) { adamw = a; return *this; }
     TrainOptions& withSeed(std::uint64_t s) { seed = s; return *this; }
     TrainOptions& withEval(std::int64_t every, int pat = 0, double delta = 0.0) { evalEvery = every; patience = pat; minDelta = delta; return *this; }
-    TrainOptions& withSaveEvery(std::int64_t s) { saveEvery = s; return *this; }
+    TrainOptions& withSaveEvery(std::int64_t s, double minutes = 30.0) { saveEvery = s; saveMinutes = minutes; return *this; }
+    TrainOptions& withKeepCheckpoints(int n) { keepCheckpoints = n; return *this; }
+    // The step interval saveEvery stands for (-1 resolved; 0: none).
+    std::int64_t saveEverySteps() const { return saveEvery >= 0 ? saveEvery : std::max<std::int64_t>(1, std::min<std::int64_t>(1000, steps / 10)); }
     TrainOptions& withDistillation(double t, double a) { temperature = t; alpha = a; return *this; }
 };
 
@@ -141,6 +153,8 @@ struct TrainResult {
     double bestEvalLoss = 0.0;          // NaN when never evaluated
     double tokensPerSecond = 0.0;       // input tokens through forward+backward, this call
     bool stoppedEarly = false, cancelled = false;
+    bool alreadyFinished = false;       // resumed at (or past) the last step: nothing ran
+    std::int64_t periodicCheckpoints = 0;  // written by this call before the end (steps or minutes)
     std::string lastCheckpoint;
 };
 
@@ -161,6 +175,17 @@ public:
     // Distil from a cached top-k of the teacher (one row per training window, same order)
     // instead of a live teacher. The cache must outlive the trainer.
     void setTeacherTopK(const TeacherTopK* cache);
+
+    // Data-parallel over a process group (distributed.h): the same windows are drawn as by one
+    // process; each micro-batch of opts.batch windows is split over the ranks (rank r takes
+    // windows [r B / W, (r+1) B / W)), each rank's loss weighted by its share, gradients summed
+    // with the loss and a stop flag in one bucketed all-reduce, so every rank takes the same
+    // step as one process with the whole batch. Only rank 0 writes checkpoints. The group must
+    // outlive the trainer; opts.batch must be at least the number of ranks.
+    void setProcessGroup(dist::Group* group);
+    // One JSON line per step (step, loss, lr, grad_norm, step_s, allreduce_s, rank and a
+    // checksum of the trainable weights) appended to this file; empty: none.
+    void setStepLog(std::string path);
 
     // Restores the newest complete checkpoint under the checkpoint directory; false when
     // there is none. Errors when it does not fit this model or options.

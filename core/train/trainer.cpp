@@ -2,6 +2,7 @@
 #include "train/train.h"
 
 #include "model/cuda_support.h"
+#include "train/distributed.h"
 
 #include "common/error.h"
 #include "common/files.h"
@@ -17,9 +18,12 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <numeric>
 #include <sstream>
+
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -92,6 +96,22 @@ struct Trainer::State {
     std::mt19937_64 rng;
     double bestEval = kNaN;
     int badEvals = 0;
+    double lastLoss = kNaN;  // of the last step taken (kept in checkpoints)
+    dist::Group* pg = nullptr;
+    std::string stepLog;
+
+    int world() const { return pg ? pg->world() : 1; }
+    int rank() const { return pg ? pg->rank() : 0; }
+    // This rank's part of a micro-batch drawn for all ranks.
+    std::vector<std::int64_t> share(const std::vector<std::int64_t>& idx) const {
+        const std::size_t W = std::size_t(world()), R = std::size_t(rank());
+        return {idx.begin() + long(R * idx.size() / W), idx.begin() + long((R + 1) * idx.size() / W)};
+    }
+    std::vector<at::Tensor> trainable() const {
+        std::vector<at::Tensor> out;
+        for (const auto& p : opt->params()) out.push_back(*p.second);
+        return out;
+    }
 
     explicit State(PhiModel& m) : model(m) {}
 
@@ -226,27 +246,43 @@ void Trainer::setRunConfig(const std::string& runJson) {
 
 std::int64_t Trainer::step() const { return s_->step; }
 
+void Trainer::setProcessGroup(dist::Group* group) {
+    if (group && group->world() > s_->o.batch)
+        fail("--batch " + std::to_string(s_->o.batch), "is smaller than the " + std::to_string(group->world()) +
+                                                           " processes: each needs at least one window per micro-batch");
+    s_->pg = group;
+}
+
+void Trainer::setStepLog(std::string path) { s_->stepLog = std::move(path); }
+
 double Trainer::evaluate() {
     auto& s = *s_;
     if (s.evalWindows.empty()) return kNaN;
     at::NoGradGuard noGrad;
     cuda::Autocast amp(s.autocast());
     double sum = 0.0;
-    std::int64_t tokens = 0;
+    std::int64_t tokens = 0, batchNo = 0;
     const std::size_t B = static_cast<std::size_t>(s.o.batch);
-    for (std::size_t i = 0; i < s.evalWindows.size();) {
+    for (std::size_t i = 0; i < s.evalWindows.size(); ++batchNo) {
         // Consecutive windows of one length form a batch.
         std::vector<std::int64_t> idx{static_cast<std::int64_t>(i)};
         while (idx.size() < B && i + idx.size() < s.evalWindows.size() &&
                s.evalWindows[i + idx.size()].size() == s.evalWindows[i].size())
             idx.push_back(static_cast<std::int64_t>(i + idx.size()));
+        i += idx.size();
+        if (batchNo % s.world() != s.rank()) continue;  // the ranks take the batches in turn
         at::Tensor ids = s.batchOf(s.evalWindows, idx);
         ForwardArgs args;
         args.inputIds = ids;
         const std::int64_t n = ids.size(0) * (ids.size(1) - 1);
         sum += causalLmLoss(s.model.forward(args), ids).item<double>() * double(n);
         tokens += n;
-        i += idx.size();
+    }
+    if (s.pg) {
+        at::Tensor both = at::tensor({sum, double(tokens)}, at::kDouble);
+        s.pg->allReduceSum({both}, "the evaluation at step " + std::to_string(s.step));
+        sum = both[0].item<double>();
+        tokens = static_cast<std::int64_t>(both[1].item<double>());
     }
     return sum / double(tokens);
 }
@@ -286,6 +322,7 @@ std::string Trainer::saveCheckpoint() {
     j["version"] = 1;
     j["step"] = s.step;
     j["adam_steps"] = s.opt->steps();
+    j["last_loss"] = std::isnan(s.lastLoss) ? nlohmann::json(nullptr) : nlohmann::json(s.lastLoss);
     j["data"] = {{"epoch", s.epoch}, {"cursor", s.cursor}, {"rng", rng.str()}, {"windows", s.windows.size()},
                  {"length", s.length}};
     j["early_stopping"] = {{"best_eval_loss", std::isnan(s.bestEval) ? nlohmann::json(nullptr) : nlohmann::json(s.bestEval)},
@@ -383,6 +420,7 @@ void Trainer::loadCheckpoint(const std::string& dir) {
         const auto& es = j.at("early_stopping");
         s.bestEval = es.at("best_eval_loss").is_null() ? kNaN : es.at("best_eval_loss").get<double>();
         s.badEvals = es.at("bad_evals").get<int>();
+        s.lastLoss = j.contains("last_loss") && j["last_loss"].is_number() ? j["last_loss"].get<double>() : kNaN;
     } catch (const Error&) {
         throw;
     } catch (const std::exception& e) {
@@ -398,20 +436,73 @@ TrainResult Trainer::run(const RunContext& ctx) {
     double busy = 0.0;
     std::int64_t tokens = 0, ran = 0;
     const std::int64_t stepTokens = std::int64_t(s.o.batch) * s.o.accum * s.length;
+    const std::int64_t saveSteps = s.o.saveEverySteps();
+    auto lastSave = Clock::now();
+    r.alreadyFinished = s.step >= s.o.steps;
+    std::ofstream log;
+    if (!s.stepLog.empty()) {
+        log.open(s.stepLog, std::ios::app);
+        if (!log) fail(s.stepLog, "cannot open the step log for writing");
+    }
+    if (s.pg) {
+        // Every rank must train the same thing: compare what each was given.
+        const std::vector<std::pair<const char*, double>> mine{
+            {"the number of training windows", double(s.windows.size())}, {"the window length", double(s.length)},
+            {"the training windows' contents", double(hashWindows(s.windows) & ((1ull << 40) - 1))},
+            {"--batch", double(s.o.batch)}, {"--accum", double(s.o.accum)}, {"--steps", double(s.o.steps)},
+            {"the step resumed from", double(s.step)}, {"--lr", s.o.lr}, {"LoRA", double(s.lora)},
+            {"the teacher", double(s.teacher != nullptr) + 2.0 * double(s.cache != nullptr)}};
+        at::Tensor v = at::empty({static_cast<std::int64_t>(mine.size())}, at::kDouble);
+        for (std::size_t i = 0; i < mine.size(); ++i) v[static_cast<std::int64_t>(i)] = mine[i].second;
+        s.pg->allReduceSum({v}, "the start-up check");
+        for (std::size_t i = 0; i < mine.size(); ++i)
+            if (v[static_cast<std::int64_t>(i)].item<double>() != mine[i].second * double(s.world()))
+                fail("rank " + std::to_string(s.rank()), std::string("the ranks disagree on ") + mine[i].first +
+                                                             ": give every rank the same data and options");
+    }
     while (s.step < s.o.steps) {
-        if (ctx.isCancelled()) {
+        if (!s.pg && ctx.isCancelled()) {
             r.cancelled = true;
             break;
         }
+        if (s.pg) s.pg->setProgress(s.step);
         const auto t0 = Clock::now();
+        const double reduced0 = s.pg ? s.pg->allReduceSeconds() : 0.0;
         s.opt->zeroGrad();
         double lossSum = 0.0;
         for (int a = 0; a < s.o.accum; ++a) {
             std::vector<std::int64_t> idx;
             for (int b = 0; b < s.o.batch; ++b) idx.push_back(s.nextWindow());
-            at::Tensor loss = s.loss(s.batchOf(s.windows, idx), idx);
-            (loss / double(s.o.accum)).backward();
-            lossSum += loss.item<double>();
+            if (!s.pg) {
+                at::Tensor loss = s.loss(s.batchOf(s.windows, idx), idx);
+                (loss / double(s.o.accum)).backward();
+                lossSum += loss.item<double>();
+                continue;
+            }
+            // This rank's windows; its mean loss weighs by its share of the micro-batch, so
+            // the sum over the ranks is the mean over the whole micro-batch.
+            const std::vector<std::int64_t> mine = s.share(idx);
+            const double weight = double(mine.size()) / double(idx.size());
+            at::Tensor loss = s.loss(s.batchOf(s.windows, mine), mine);
+            (loss * (weight / double(s.o.accum))).backward();
+            lossSum += loss.item<double>() * weight;
+        }
+        bool stopAll = false;
+        if (s.pg) {
+            // One bucketed all-reduce: the gradients, then the loss and the stop flag.
+            std::vector<at::Tensor> reduce;
+            at::Device dev = at::kCPU;
+            for (const auto& p : s.opt->params())
+                if (p.second->grad().defined()) {
+                    reduce.push_back(p.second->mutable_grad());
+                    dev = p.second->grad().device();
+                }
+            at::Tensor extra = at::tensor({float(lossSum), ctx.isCancelled() ? 1.0f : 0.0f}, at::kFloat).to(dev);
+            reduce.push_back(extra);
+            s.pg->allReduceSum(reduce, "the gradients of step " + std::to_string(s.step + 1));
+            extra = extra.cpu();
+            lossSum = double(extra[0].item<float>());
+            stopAll = extra[1].item<float>() > 0.0f;
         }
         const double gradNorm = s.opt->clipGradNorm(s.o.maxGradNorm);
         const double lr = warmupCosineLr(s.step, s.o.steps, s.o.warmup, s.o.lr, s.o.minLr);
@@ -422,8 +513,17 @@ TrainResult Trainer::run(const RunContext& ctx) {
         const double loss = lossSum / double(s.o.accum);
         r.losses.push_back(loss);
         r.finalLoss = loss;
-        busy += std::chrono::duration<double>(Clock::now() - t0).count();
+        s.lastLoss = loss;
+        const double stepSeconds = std::chrono::duration<double>(Clock::now() - t0).count();
+        busy += stepSeconds;
         tokens += stepTokens;
+        if (log.is_open()) {
+            nlohmann::json line = {{"step", s.step}, {"loss", loss}, {"lr", lr}, {"grad_norm", gradNorm},
+                                   {"step_s", stepSeconds}, {"tokens", stepTokens}, {"rank", s.rank()}, {"world", s.world()},
+                                   {"allreduce_s", s.pg ? s.pg->allReduceSeconds() - reduced0 : 0.0},
+                                   {"weights", dist::checksum(s.trainable())}, {"pid", static_cast<long long>(::getpid())}};
+            log << line.dump() << "\n" << std::flush;
+        }
 
         std::map<std::string, double> m{{"loss", loss}, {"lr", lr}, {"grad_norm", gradNorm},
                                         {"tokens_per_s", busy > 0 ? double(tokens) / busy : 0.0},
@@ -442,13 +542,25 @@ TrainResult Trainer::run(const RunContext& ctx) {
             }
         }
         ctx.report("train", s.step, s.o.steps, std::move(m));
-        if (!s.ckptDir.empty() && s.o.saveEvery > 0 && s.step % s.o.saveEvery == 0 && s.step < s.o.steps && !stop)
-            r.lastCheckpoint = saveCheckpoint();
+        const bool byTime = s.o.saveMinutes > 0 &&
+                            std::chrono::duration<double>(Clock::now() - lastSave).count() >= s.o.saveMinutes * 60.0;
+        if (stopAll && s.step < s.o.steps) {
+            r.cancelled = true;
+            break;
+        }
+        // Only rank 0 writes (the weights are the same on every rank); by time, rank 0 alone decides.
+        if (!s.ckptDir.empty() && ((saveSteps > 0 && s.step % saveSteps == 0) || (byTime && s.rank() == 0)) &&
+            s.step < s.o.steps && !stop) {
+            r.lastCheckpoint = s.rank() == 0 ? saveCheckpoint() : (fs::path(s.ckptDir) / checkpointName(s.step)).string();
+            ++r.periodicCheckpoints;
+            lastSave = Clock::now();
+        }
         if (stop) break;
     }
     if (!s.ckptDir.empty() && (ran > 0 || r.cancelled) &&
         (r.lastCheckpoint.empty() || stepOfName(fs::path(r.lastCheckpoint).filename().string()) != s.step))
-        r.lastCheckpoint = saveCheckpoint();
+        r.lastCheckpoint = s.rank() == 0 ? saveCheckpoint() : (fs::path(s.ckptDir) / checkpointName(s.step)).string();
+    if (r.alreadyFinished) r.finalLoss = s.lastLoss;
     r.step = s.step;
     r.bestEvalLoss = s.bestEval;
     r.tokensPerSecond = busy > 0 ? double(tokens) / busy : 0.0;

@@ -189,8 +189,8 @@ private slots:
         writeSafetensors(data + "/ids.safetensors", {{"input_ids", DType::I64, {24, 48}, flat.data(), {}}});
         auto args = [&](const QString& out) {
             return QStringList{"train", "--student", QString::fromStdString(kTiny), "--out", out, "--data",
-                               QString::fromStdString(data), "--steps", "30", "--batch", "4", "--save-every", "2",
-                               "--eval-every", "10", "--lr", "1e-3", "--threads", "2", "--json"};
+                               QString::fromStdString(data), "--batch", "4", "--eval-every", "10", "--lr", "1e-3",
+                               "--threads", "2", "--json"};  // default --steps (100) and checkpointing
         };
         auto finalLoss = [](QProcess& p) {
             const auto j = QJsonDocument::fromJson(p.readAllStandardOutput()).object();
@@ -216,7 +216,8 @@ private slots:
         QVERIFY2(killed.state() != QProcess::NotRunning, "the run finished before it could be killed");
         killed.kill();  // SIGKILL
         QVERIFY(killed.waitForFinished(10000));
-        QVERIFY(!latestCheckpoint(ckpts).empty());
+        // The first periodic checkpoint of the default settings: a tenth of the 100 steps.
+        QCOMPARE(fs::path(latestCheckpoint(ckpts)).filename().string(), std::string("step-00000010"));
         QVERIFY(!fs::exists((out + "/model").toStdString()));
         QProcess resumed;
         auto a = args(out);
@@ -226,6 +227,28 @@ private slots:
         QVERIFY2(resumed.exitCode() == 0, resumed.readAllStandardError().constData());
         const double got = finalLoss(resumed);
         QVERIFY2(std::fabs(got - expect) < 1e-5, qPrintable(QString("%1 vs %2").arg(got).arg(expect)));
+        // Periodic checkpoints every 10 steps, the newest 3 kept (80, 90 and the end).
+        QCOMPARE(fs::path(latestCheckpoint(ckpts)).filename().string(), std::string("step-00000100"));
+        QVERIFY(fs::exists(ckpts + "/step-00000080") && !fs::exists(ckpts + "/step-00000070"));
+
+        // Resuming a finished run says so, with the last loss, and trains nothing.
+        QProcess again;
+        auto b = args(tmp.filePath("whole"));
+        b << "--resume";
+        again.start(bin, b);
+        QVERIFY(again.waitForFinished(60000));
+        QVERIFY2(again.exitCode() == 0, again.readAllStandardError().constData());
+        const auto j = QJsonDocument::fromJson(again.readAllStandardOutput()).object();
+        QVERIFY(j.value("already_finished").toBool());
+        QCOMPARE(j.value("steps_run").toInt(), 0);
+        QVERIFY(std::fabs(j.value("final_loss").toDouble(-1) - expect) < 1e-12);
+        QProcess plain;
+        b.removeAll("--json");
+        plain.start(bin, b);
+        QVERIFY(plain.waitForFinished(60000));
+        const QByteArray said = plain.readAllStandardOutput();
+        QVERIFY2(plain.exitCode() == 0 && said.contains("already finished at step 100 of 100") && !said.contains("nan"),
+                 said.constData());
     }
 
     void loraMergeEqualsAdapter() {

@@ -9,6 +9,7 @@
 #include "model/cuda_support.h"
 #include "train/train_api.h"
 #include "train/train_data.h"
+#include "ui/finetune_cluster.h"
 #include "ui/main_window.h"
 #include "ui/model_session.h"
 #include "ui/pane_finetune.h"
@@ -25,6 +26,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
+#include <QSpinBox>
 #include <QTemporaryDir>
 #include <QTimer>
 #include <QtTest>
@@ -189,6 +191,61 @@ private slots:
         QVERIFY(child<QLabel>(*w, "tune-error")->isVisible());
     }
 
+    void twoLocalProcessesThenTheExportedSlurmScript() {
+        // Processes 2: the pane runs `qcompress launch --nproc 2 train` and plots rank 0's steps.
+        qputenv("QCW_QCOMPRESS", QByteArray(QCW_BIN_DIR) + "/qcompress");
+        auto w = openTiny();
+        FineTunePane* pane = paneOf(*w);
+        const QString out = tmp_.filePath("two-ranks");
+        FineTuneSettings s = small(out, 6);
+        s.processes = 2;
+        pane->setSettings(s);
+        QCOMPARE(child<QSpinBox>(*w, "tune-processes")->value(), 2);
+        QSignalSpy finished(pane, &FineTunePane::runFinished);
+        pane->start();
+        QVERIFY(pane->isBusy());
+        QVERIFY(finished.wait(120000));
+        QVERIFY2(finished.last().at(0).toBool(), qPrintable(finished.last().at(2).toString()));
+        QVERIFY(QFileInfo::exists(out + "/model/config.json"));
+        QCOMPARE(points(child<QCustomPlot>(*w, "tune-plot")->graph(0)).size(), std::size_t(6));
+        QCOMPARE(child<QLabel>(*w, "tune-step")->text(), QStringLiteral("Step 6 / 6"));
+
+        // The exported Slurm script, run with stand-ins for srun and scontrol that start its two
+        // tasks here with Slurm's variables: the same settings train to the end as two ranks.
+        qcw::TrainJob job;
+        job.student = tinyDir().toStdString();
+        job.out = tmp_.filePath("slurm out").toStdString();  // a space: the script quotes it
+        job.steps = 4;
+        job.batch = 2;
+        const QStringList args = qcw::ui::trainArguments(job, data_);
+        const QString torchrun = qcw::ui::torchrunScript(args, 2);
+        QVERIFY(torchrun.contains("--nproc_per_node=2 --no-python"));
+        QVERIFY(torchrun.contains("'" + QString::fromStdString(job.out) + "'"));
+        QString script = qcw::ui::slurmScript(args, 1, 2);
+        QVERIFY(script.contains("#SBATCH --ntasks-per-node=2"));
+        const QString prelude =
+            "srun() { while [ \"${1#--}\" != \"$1\" ]; do shift; done; rc=0; pids=;\n"
+            "  for i in 0 1; do SLURM_PROCID=$i SLURM_LOCALID=$i SLURM_NTASKS=2 \"$@\" & pids=\"$pids $!\"; done;\n"
+            "  for p in $pids; do wait $p || rc=1; done; return $rc; }\n"
+            "scontrol() { echo 127.0.0.1; }\n"
+            "export SLURM_JOB_NODELIST=local MASTER_PORT=" + QString::number(29000 + QCoreApplication::applicationPid() % 2000) + "\n";
+        script.insert(script.indexOf('\n') + 1, prelude);
+        const QString path = tmp_.filePath("finetune.sbatch");
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(script.toUtf8());
+        f.close();
+        QProcess sh;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("PATH", QString(QCW_BIN_DIR) + ":" + env.value("PATH"));
+        sh.setProcessEnvironment(env);
+        sh.start("bash", {path});
+        QVERIFY(sh.waitForFinished(120000));
+        QVERIFY2(sh.exitCode() == 0, sh.readAllStandardError().constData());
+        QVERIFY(QFileInfo::exists(QString::fromStdString(job.out) + "/model/config.json"));
+        QVERIFY(sh.readAllStandardOutput().contains("trained to step 4"));
+    }
+
     void stopWithinASecondThenResumeContinues() {
         auto w = openTiny();
         FineTunePane* pane = paneOf(*w);
@@ -290,6 +347,7 @@ private slots:
         s.loraRank = 4;
         s.evalEvery = 11;
         s.saveEvery = 13;
+        s.processes = 3;
         QSettings st;
         {
             auto w = openTiny();
@@ -313,6 +371,7 @@ private slots:
         QCOMPARE(r.loraRank, 4);
         QCOMPARE(r.evalEvery, 11);
         QCOMPARE(r.saveEvery, 13);
+        QCOMPARE(r.processes, 3);
         QCOMPARE(r.device, QStringLiteral("cpu"));
         QVERIFY(r.student.isEmpty());
 
