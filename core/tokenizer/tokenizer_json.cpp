@@ -262,9 +262,9 @@ std::unique_ptr<Tokenizer> loadTokenizerForModel(const std::string& modelDir) {
     const fs::path addedPath = dir / "added_tokens.json";
     if (fs::is_regular_file(addedPath, ec)) {
         const json added = parseJson(readTextFile(addedPath.string()), addedPath.string());
-        for (const auto& [tok, id] : readVocabObject(added, addedPath.string()))
-            if (std::none_of(specials.begin(), specials.end(), [&](const auto& s) { return s.first == tok; }))
-                specials.emplace_back(tok, id);
+        for (const auto& entry : readVocabObject(added, addedPath.string()))
+            if (std::none_of(specials.begin(), specials.end(), [&](const auto& s) { return s.first == entry.first; }))
+                specials.push_back(entry);
     }
     for (const auto& [tok, id] : specials) {
         AddedToken a;
