@@ -933,8 +933,17 @@ DocumentReport readDocument(const std::string& path, const DataOptions& options,
         if (k == 0) break;
         got += std::size_t(k);
     }
+    // A file that shrank or grew while it was read (a log being rotated, a copy in progress)
+    // is not read half: it is skipped and reported, and the next run reads it whole.
+    struct stat after {};
+    const bool changed = ::fstat(fd, &after) != 0 || after.st_size != st.st_size || got != bytes.size() ||
+                         after.st_mtim.tv_sec != st.st_mtim.tv_sec || after.st_mtim.tv_nsec != st.st_mtim.tv_nsec;
     ::close(fd);
-    bytes.resize(got);
+    if (changed) {
+        r.reason = "file changed while it was read (" + std::to_string(got) + " of " + std::to_string(r.bytes) +
+                   " bytes read, now " + std::to_string(std::uint64_t(after.st_size)) + "); not used";
+        return r;
+    }
     return readDocumentBytes(path, bytes, options, anonymizer);
 }
 
