@@ -138,7 +138,17 @@ void buildDirectoryAtomically(const std::string& finalDir,
     fs::create_directory(tmp, ec);
     if (ec) fail(tmp.string(), "cannot create directory: " + ec.message());
     try {
-        build(tmp.string());
+        try {
+            build(tmp.string());
+        } catch (const Cancelled&) {
+            throw;
+        } catch (const Error& e) {
+            // Name the output the user asked for, not the temporary folder it is built in.
+            std::string msg = e.what();
+            const std::string t = tmp.string();
+            for (std::size_t at; (at = msg.find(t)) != std::string::npos;) msg.replace(at, t.size(), target.string());
+            throw Error(msg + " (nothing written to " + target.string() + ")");
+        }
         if (fs::exists(target, ec)) {
             fs::path old = parent / ("." + target.filename().string() + ".old-" + randomSuffix());
             fs::rename(target, old, ec);
