@@ -80,9 +80,12 @@ sanitized_build() {  # dir sanitizers tests...
     ninja -C "$dir" -t query "$t" >/dev/null 2>&1 && present+=("$t")
   done
   cmake --build "$dir" -j "$jobs" --target "${present[@]}"
-  # The tokenizer's npm peer comes from the main build.
-  [ -d "$build/npm" ] && [ ! -e "$dir/npm" ] && ln -s "$build/npm" "$dir/npm"
-  true
+  # The tokenizer's npm peer: the main build's, else installed here.
+  if [ ! -e "$dir/npm" ]; then
+    if [ -d "$build/npm" ]; then ln -s "$build/npm" "$dir/npm"
+    elif [ -x "$here/scripts/npm-test-deps.sh" ]; then "$here/scripts/npm-test-deps.sh" "$dir" || true
+    fi
+  fi
 }
 
 run_sanitizers() {
@@ -115,7 +118,7 @@ case "$cmd" in
     install_deps; configure_and_build
     cd "$build" && ctest --output-on-failure "$@" ;;
   sanitize)
-    install_deps; configure_and_build; run_sanitizers ;;
+    install_deps; run_sanitizers ;;
   fuzz)
     install_deps; run_fuzz ;;
   run)

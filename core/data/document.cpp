@@ -155,7 +155,7 @@ std::string sniff(const std::string& bytes) {
 // ------------------------------------------------------------------------------ readers --
 
 #ifndef QCW_HAVE_POPPLER
-bool extractPdf(const std::string&, std::string&, std::string& reason, std::vector<std::string>&) {
+bool extractPdf(const std::string&, std::uint64_t, std::string&, std::string& reason, std::vector<std::string>&) {
     reason = "this build has no PDF reader (built without poppler-cpp)";
     return false;
 }
@@ -163,7 +163,8 @@ bool extractPdf(const std::string&, std::string&, std::string& reason, std::vect
 void silencePoppler(const std::string&, void*) {}
 
 // PDF text, pages separated by form feeds. Returns false with a reason on failure.
-bool extractPdf(const std::string& bytes, std::string& text, std::string& reason, std::vector<std::string>& warnings) {
+bool extractPdf(const std::string& bytes, std::uint64_t maxTextBytes, std::string& text, std::string& reason,
+                std::vector<std::string>& warnings) {
     static std::once_flag once;
     std::call_once(once, [] { poppler::set_debug_error_function(silencePoppler, nullptr); });
     if (bytes.size() > std::size_t(std::numeric_limits<int>::max())) {
@@ -180,6 +181,17 @@ bool extractPdf(const std::string& bytes, std::string& text, std::string& reason
         return false;
     }
     int pages = doc->pages();
+    // Decompression bombs: a few kilobytes of PDF can inflate into gigabytes of page text, or
+    // declare millions of pages. Text beyond 64 times the file (at least 16 MiB, at most
+    // 256 MiB) or more than 20000 pages is refused with the reason.
+    constexpr int kMaxPages = 20000;
+    if (pages > kMaxPages) {
+        reason = "PDF has " + std::to_string(pages) + " pages, more than the limit of " + std::to_string(kMaxPages);
+        return false;
+    }
+    const std::size_t maxText =
+        maxTextBytes ? std::size_t(maxTextBytes)
+                     : std::min<std::size_t>(std::max<std::size_t>(bytes.size() * 64, 16u << 20), 256u << 20);
     int empty = 0;
     for (int i = 0; i < pages; ++i) {
         std::unique_ptr<poppler::page> pg(doc->create_page(i));
@@ -190,6 +202,13 @@ bool extractPdf(const std::string& bytes, std::string& text, std::string& reason
         }
         std::replace(t.begin(), t.end(), '\f', '\n');
         if (trimmed(t).empty()) ++empty;
+        if (text.size() + t.size() > maxText) {
+            reason = "PDF text grows past " + std::to_string(maxText) + " bytes by page " + std::to_string(i + 1) + " of " +
+                     std::to_string(pages) + " (" + std::to_string(bytes.size()) +
+                     "-byte file: a decompression bomb?); not read";
+            text.clear();
+            return false;
+        }
         if (i > 0) text += '\f';
         text += t;
         if (!t.empty() && t.back() != '\n') text += '\n';
@@ -834,7 +853,7 @@ DocumentReport readDocumentBytes(const std::string& name, const std::string& byt
     std::string raw;
     if (type == "pdf") {
         std::string reason;
-        if (!extractPdf(bytesIn, raw, reason, r.warnings)) return skippedReport(r, reason);
+        if (!extractPdf(bytesIn, options.maxPdfTextBytes, raw, reason, r.warnings)) return skippedReport(r, reason);
     } else {
         raw = bytesIn;
     }
@@ -881,6 +900,13 @@ DocumentReport readDocumentBytes(const std::string& name, const std::string& byt
     }
     if (std::all_of(r.text.begin(), r.text.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); }))
         return skippedReport(r, "no text content");
+    // A broken file can have a problem on every line: keep the report (and the manifest) small.
+    constexpr std::size_t kMaxWarnings = 50;
+    if (r.warnings.size() > kMaxWarnings) {
+        const std::size_t more = r.warnings.size() - kMaxWarnings;
+        r.warnings.resize(kMaxWarnings);
+        r.warnings.push_back("... and " + std::to_string(more) + " more warning(s) like these");
+    }
     if (r.status == "ok" && !r.warnings.empty() && bad > 0) r.status = "partial";
     return r;
 }
