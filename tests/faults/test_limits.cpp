@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "data/data.h"
+#include "data/parsers.h"
 #include "io/safetensors.h"
 #include "test_support.h"
 #include "tokenizer/tokenizer.h"
@@ -142,6 +143,21 @@ private slots:
         big += "},\"merges\":[]}," + pre + "}";
         err = errorOf([&] { qcw::Tokenizer::fromTokenizerJson(big, "huge.json"); });
         QVERIFY2(err.contains("huge.json") && err.contains("more than the limit of 4194304"), qPrintable(err));
+    }
+
+    // Two findings of the fuzz campaign, fixed in the parsers (their inputs are in
+    // tests/fuzz/corpus/doc_*/regress-*): a vertical tab or form feed inside a FortiGate line
+    // made the tokenizer loop without advancing until memory ran out; a backslash as the last
+    // byte of an HCL string put a block's end past the text.
+    void fuzzFindings() {
+        auto cfg = qcw::parseFortiGateConfig("config system global\n    set a\vb\f c\r\nend\n");
+        QCOMPARE(cfg.root.children.size(), std::size_t(1));
+        QCOMPARE(cfg.root.children[0].value("a"), std::string("b c"));
+        const std::string hcl = "resource \"a\" \"b\" {\n  x = \"abc\\";
+        auto f = qcw::parseHcl(hcl);
+        for (const auto& b : f.blocks) QVERIFY(b.end <= hcl.size());
+        auto r = qcw::readDocumentBytes("main.tf", hcl);
+        for (const auto& p : r.pairs) QVERIFY(p.end <= r.text.size());
     }
 
     void checkpointHeaders() {
