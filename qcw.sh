@@ -61,7 +61,8 @@ configure_and_build() {
 # template), the fault tests and the fuzz corpora replayed, all under a sanitizer. The torch
 # libraries are left out: LibTorch itself is not instrumented and one of its translation units
 # takes minutes under ASan on 2 cores.
-asan_tests=(test_io test_tokenizer test_data_processor test_serve_protocol test_serve_chat_template test_faults)
+asan_tests=(test_io test_tokenizer test_data_processor test_scrub_adversary test_serve_protocol
+            test_serve_chat_template test_faults test_limits)
 # The tests that run threads: the server's admission queue and the tokenizer shared by threads.
 tsan_tests=(test_serve_protocol test_tokenizer)
 
@@ -71,10 +72,8 @@ sanitized_build() {  # dir sanitizers tests...
   if [ ! -f "$dir/build.ninja" ]; then
     cmake -S "$here" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQCW_SANITIZE="$san"
   fi
+  # (The fuzz corpora are replayed under ASan+UBSan by ./qcw.sh fuzz, in clang's build.)
   local targets=("$@")
-  if [ "$san" = address,undefined ]; then
-    targets+=($(cd "$here/tests/fuzz/corpus" && ls | sed 's/^/fuzz_/'))
-  fi
   local present=()
   for t in "${targets[@]}"; do
     ninja -C "$dir" -t query "$t" >/dev/null 2>&1 && present+=("$t")
@@ -91,7 +90,7 @@ sanitized_build() {  # dir sanitizers tests...
 run_sanitizers() {
   local asan="$here/build-asan" tsan="$here/build-tsan" regex
   sanitized_build "$asan" address,undefined "${asan_tests[@]}"
-  regex="^($(IFS='|'; echo "${asan_tests[*]}"))\$|^fuzz_replay_"
+  regex="^($(IFS='|'; echo "${asan_tests[*]}"))\$"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$asan" --output-on-failure -R "$regex"
   sanitized_build "$tsan" thread "${tsan_tests[@]}"
