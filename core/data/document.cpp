@@ -1,5 +1,6 @@
 // Reading one document: type detection, extraction to raw text, scrubbing, then structure
 // (sections and instruction pairs) from the scrubbed text only.
+#include "common/error.h"
 #include "data/data.h"
 #include "data/internal.h"
 #include "data/parsers.h"
@@ -807,7 +808,7 @@ void parseYaml(DocumentReport& r) {
 
 DocumentReport skippedReport(DocumentReport r, const std::string& reason) {
     r.status = "skipped";
-    r.reason = reason;
+    r.reason = oneLine(reason);
     r.text.clear();
     r.redactions.clear();
     r.sections.clear();
@@ -900,6 +901,10 @@ DocumentReport readDocumentBytes(const std::string& name, const std::string& byt
     }
     if (std::all_of(r.text.begin(), r.text.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); }))
         return skippedReport(r, "no text content");
+    // Reasons and warnings quote the document (a FortiGate block's name may be a quoted token
+    // spanning lines): each stays one line.
+    r.reason = oneLine(r.reason);
+    for (auto& w : r.warnings) w = oneLine(w);
     // A broken file can have a problem on every line: keep the report (and the manifest) small.
     constexpr std::size_t kMaxWarnings = 50;
     if (r.warnings.size() > kMaxWarnings) {

@@ -158,6 +158,10 @@ private slots:
         for (const auto& b : f.blocks) QVERIFY(b.end <= hcl.size());
         auto r = qcw::readDocumentBytes("main.tf", hcl);
         for (const auto& p : r.pairs) QVERIFY(p.end <= r.text.size());
+        // A quoted block name spanning lines left unterminated: the reason stays one line.
+        auto u = qcw::readDocumentBytes("fgt.conf", "config system global\n    set a b\nend\nconfig \"two\nlines\"\n    set c d\n");
+        QVERIFY2(u.reason.find('\n') == std::string::npos, u.reason.c_str());
+        for (const auto& w : u.warnings) QVERIFY2(w.find('\n') == std::string::npos, w.c_str());
     }
 
     void checkpointHeaders() {
