@@ -4,6 +4,10 @@
 #                   demo model (a headless demo in the terminal when there is no display)
 #   ./qcw.sh test   install, build, run the whole test suite (ctest)
 #   ./qcw.sh build  install and build only
+#   ./qcw.sh sanitize  the torch-free core libraries and their unit tests under ASan+UBSan
+#                   (build-asan), the concurrent ones under ThreadSanitizer (build-tsan)
+#   ./qcw.sh fuzz   the libFuzzer targets (clang, build-fuzz): replay the corpora, fuzz each
+#                   briefly (FUZZ_SECONDS, default 5); longer campaigns: scripts/fuzz.sh
 # Environment: BUILD_DIR (default ./build), JOBS (default: number of cores),
 #              QCW_NO_INSTALL=1 skips the apt/npm step.
 set -euo pipefail
@@ -20,6 +24,7 @@ debian_packages=(
   libeigen3-dev nlohmann-json3-dev libcli11-dev libpoppler-cpp-dev
   libcpp-httplib-dev curl
   xvfb xauth
+  clang-14 libclang-rt-14-dev
 )
 
 install_deps() {
@@ -52,6 +57,61 @@ configure_and_build() {
   fi
 }
 
+# Unit tests of the torch-free libraries (io, tokenizer, data, the server's protocol and chat
+# template), the fault tests and the fuzz corpora replayed, all under a sanitizer. The torch
+# libraries are left out: LibTorch itself is not instrumented and one of its translation units
+# takes minutes under ASan on 2 cores.
+asan_tests=(test_io test_tokenizer test_data_processor test_scrub_adversary test_serve_protocol
+            test_serve_chat_template test_faults test_limits)
+# The tests that run threads: the server's admission queue and the tokenizer shared by threads.
+tsan_tests=(test_serve_protocol test_tokenizer)
+
+sanitized_build() {  # dir sanitizers tests...
+  local dir="$1" san="$2"
+  shift 2
+  if [ ! -f "$dir/build.ninja" ]; then
+    cmake -S "$here" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQCW_SANITIZE="$san"
+  fi
+  # (The fuzz corpora are replayed under ASan+UBSan by ./qcw.sh fuzz, in clang's build.)
+  local targets=("$@")
+  local present=()
+  for t in "${targets[@]}"; do
+    ninja -C "$dir" -t query "$t" >/dev/null 2>&1 && present+=("$t")
+  done
+  cmake --build "$dir" -j "$jobs" --target "${present[@]}"
+  # The tokenizer's npm peer: the main build's, else installed here.
+  if [ ! -e "$dir/npm" ]; then
+    if [ -d "$build/npm" ]; then ln -s "$build/npm" "$dir/npm"
+    elif [ -x "$here/scripts/npm-test-deps.sh" ]; then "$here/scripts/npm-test-deps.sh" "$dir" || true
+    fi
+  fi
+}
+
+run_sanitizers() {
+  local asan="$here/build-asan" tsan="$here/build-tsan" regex
+  sanitized_build "$asan" address,undefined "${asan_tests[@]}"
+  regex="^($(IFS='|'; echo "${asan_tests[*]}"))\$"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$asan" --output-on-failure -R "$regex"
+  sanitized_build "$tsan" thread "${tsan_tests[@]}"
+  # Run directly: test_tokenizer's threaded case alone (its npm peer runs through QProcess,
+  # whose clone() ThreadSanitizer's runtime cannot follow); Qt Test's own watchdog thread is
+  # suppressed (tests/tsan.supp: Qt is not instrumented).
+  local topts="halt_on_error=1:second_deadlock_stack=1:suppressions=$here/tests/tsan.supp"
+  QT_QPA_PLATFORM=offscreen TSAN_OPTIONS="$topts" "$tsan/tests/serve/test_serve_protocol"
+  QT_QPA_PLATFORM=offscreen TSAN_OPTIONS="$topts" "$tsan/tests/tokenizer/test_tokenizer" concurrentEncode
+}
+
+run_fuzz() {
+  local fb="$here/build-fuzz"
+  if [ ! -f "$fb/build.ninja" ]; then
+    cmake -S "$here" -B "$fb" -G Ninja -DQCW_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_CXX_COMPILER=clang++-14 -DQCW_FUZZ_SECONDS="${FUZZ_SECONDS:-5}"
+  fi
+  cmake --build "$fb" -j "$jobs"
+  ctest --test-dir "$fb" --output-on-failure -L fuzz
+}
+
 cmd="${1:-run}"
 shift || true
 case "$cmd" in
@@ -60,6 +120,10 @@ case "$cmd" in
   test)
     install_deps; configure_and_build
     cd "$build" && ctest --output-on-failure "$@" ;;
+  sanitize)
+    install_deps; run_sanitizers ;;
+  fuzz)
+    install_deps; run_fuzz ;;
   run)
     install_deps; configure_and_build
     if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -x "$build/bin/qcw" ]; then
@@ -69,5 +133,5 @@ case "$cmd" in
       exec "$build/bin/qcompress" demo "$@"
     fi ;;
   *)
-    echo "usage: ./qcw.sh run|test|build" >&2; exit 2 ;;
+    echo "usage: ./qcw.sh run|test|build|sanitize|fuzz" >&2; exit 2 ;;
 esac

@@ -11,6 +11,13 @@ function(qcw_apply_common target)
       target_compile_options(${target} PRIVATE -fsanitize=address -fno-omit-frame-pointer)
       target_link_options(${target} PRIVATE -fsanitize=address)
     endif()
+    # QCW_SANITIZE: "address,undefined" or "thread" (qcw.sh sanitize builds build-asan and
+    # build-tsan with them); every finding stops the test (no recovery).
+    if(QCW_SANITIZE)
+      target_compile_options(${target} PRIVATE -fsanitize=${QCW_SANITIZE} -fno-sanitize-recover=all
+                                               -fno-omit-frame-pointer)
+      target_link_options(${target} PRIVATE -fsanitize=${QCW_SANITIZE})
+    endif()
   endif()
 endfunction()
 

@@ -81,7 +81,10 @@ std::string readTextFile(const std::string& path, std::size_t maxBytes) {
     if (!in) fail(path, "cannot open: " + sysError());
     std::string text(static_cast<std::size_t>(size), '\0');
     in.read(text.data(), static_cast<std::streamsize>(size));
-    if (!in) fail(path, "read failed");
+    if (!in)
+        fail(path, "read failed after " + std::to_string(in.gcount()) + " of " + std::to_string(size) +
+                       " bytes (the file shrank while it was read?)");
+    if (in.peek() != std::char_traits<char>::eof()) fail(path, "file grew while it was read");
     return text;
 }
 
@@ -94,10 +97,12 @@ void writeFileAtomically(const std::string& path, const std::function<void(std::
     try {
         {
             std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-            if (!out) fail(tmp.string(), "cannot create: " + sysError());
+            if (!out) fail(path, "cannot create a temporary file in " + dir.string() + ": " + sysError());
             writer(out);
             out.flush();
-            if (!out) fail(tmp.string(), "write failed (disk full?)");
+            if (!out) fail(path, "write failed: " + sysError() + " (disk full?)");
+            out.close();
+            if (!out) fail(path, "write failed when closing: " + sysError() + " (disk full?)");
         }
         int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
@@ -133,7 +138,17 @@ void buildDirectoryAtomically(const std::string& finalDir,
     fs::create_directory(tmp, ec);
     if (ec) fail(tmp.string(), "cannot create directory: " + ec.message());
     try {
-        build(tmp.string());
+        try {
+            build(tmp.string());
+        } catch (const Cancelled&) {
+            throw;
+        } catch (const Error& e) {
+            // Name the output the user asked for, not the temporary folder it is built in.
+            std::string msg = e.what();
+            const std::string t = tmp.string();
+            for (std::size_t at; (at = msg.find(t)) != std::string::npos;) msg.replace(at, t.size(), target.string());
+            throw Error(msg + " (nothing written to " + target.string() + ")");
+        }
         if (fs::exists(target, ec)) {
             fs::path old = parent / ("." + target.filename().string() + ".old-" + randomSuffix());
             fs::rename(target, old, ec);

@@ -29,6 +29,9 @@ struct DataOptions {
     double evalFraction = 0.0;             // share of source files held out into eval.jsonl
     std::uint64_t maxFileBytes = 64ull << 20;  // larger files are skipped with a size reason
     int maxNestingDepth = 256;             // JSON/HCL nesting deeper than this is refused
+    // PDF page text beyond this is refused as a decompression bomb; 0: 64 times the file's
+    // size, at least 16 MiB and at most 256 MiB.
+    std::uint64_t maxPdfTextBytes = 0;
     bool dedup = true;                     // exact + near-duplicate removal
     double nearDuplicateJaccard = 0.8;     // MinHash Jaccard estimate at which records collide
     bool instructionPairs = true;          // pairs from config sections, resources, headings
@@ -43,6 +46,7 @@ struct DataOptions {
     DataOptions& setEvalFraction(double v) { evalFraction = v; return *this; }
     DataOptions& setMaxFileBytes(std::uint64_t v) { maxFileBytes = v; return *this; }
     DataOptions& setMaxNestingDepth(int v) { maxNestingDepth = v; return *this; }
+    DataOptions& setMaxPdfTextBytes(std::uint64_t v) { maxPdfTextBytes = v; return *this; }
     DataOptions& setDedup(bool v) { dedup = v; return *this; }
     DataOptions& setNearDuplicateJaccard(double v) { nearDuplicateJaccard = v; return *this; }
     DataOptions& setInstructionPairs(bool v) { instructionPairs = v; return *this; }

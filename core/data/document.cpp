@@ -1,5 +1,6 @@
 // Reading one document: type detection, extraction to raw text, scrubbing, then structure
 // (sections and instruction pairs) from the scrubbed text only.
+#include "common/error.h"
 #include "data/data.h"
 #include "data/internal.h"
 #include "data/parsers.h"
@@ -155,7 +156,7 @@ std::string sniff(const std::string& bytes) {
 // ------------------------------------------------------------------------------ readers --
 
 #ifndef QCW_HAVE_POPPLER
-bool extractPdf(const std::string&, std::string&, std::string& reason, std::vector<std::string>&) {
+bool extractPdf(const std::string&, std::uint64_t, std::string&, std::string& reason, std::vector<std::string>&) {
     reason = "this build has no PDF reader (built without poppler-cpp)";
     return false;
 }
@@ -163,7 +164,8 @@ bool extractPdf(const std::string&, std::string&, std::string& reason, std::vect
 void silencePoppler(const std::string&, void*) {}
 
 // PDF text, pages separated by form feeds. Returns false with a reason on failure.
-bool extractPdf(const std::string& bytes, std::string& text, std::string& reason, std::vector<std::string>& warnings) {
+bool extractPdf(const std::string& bytes, std::uint64_t maxTextBytes, std::string& text, std::string& reason,
+                std::vector<std::string>& warnings) {
     static std::once_flag once;
     std::call_once(once, [] { poppler::set_debug_error_function(silencePoppler, nullptr); });
     if (bytes.size() > std::size_t(std::numeric_limits<int>::max())) {
@@ -180,6 +182,17 @@ bool extractPdf(const std::string& bytes, std::string& text, std::string& reason
         return false;
     }
     int pages = doc->pages();
+    // Decompression bombs: a few kilobytes of PDF can inflate into gigabytes of page text, or
+    // declare millions of pages. Text beyond 64 times the file (at least 16 MiB, at most
+    // 256 MiB) or more than 20000 pages is refused with the reason.
+    constexpr int kMaxPages = 20000;
+    if (pages > kMaxPages) {
+        reason = "PDF has " + std::to_string(pages) + " pages, more than the limit of " + std::to_string(kMaxPages);
+        return false;
+    }
+    const std::size_t maxText =
+        maxTextBytes ? std::size_t(maxTextBytes)
+                     : std::min<std::size_t>(std::max<std::size_t>(bytes.size() * 64, 16u << 20), 256u << 20);
     int empty = 0;
     for (int i = 0; i < pages; ++i) {
         std::unique_ptr<poppler::page> pg(doc->create_page(i));
@@ -190,6 +203,13 @@ bool extractPdf(const std::string& bytes, std::string& text, std::string& reason
         }
         std::replace(t.begin(), t.end(), '\f', '\n');
         if (trimmed(t).empty()) ++empty;
+        if (text.size() + t.size() > maxText) {
+            reason = "PDF text grows past " + std::to_string(maxText) + " bytes by page " + std::to_string(i + 1) + " of " +
+                     std::to_string(pages) + " (" + std::to_string(bytes.size()) +
+                     "-byte file: a decompression bomb?); not read";
+            text.clear();
+            return false;
+        }
         if (i > 0) text += '\f';
         text += t;
         if (!t.empty() && t.back() != '\n') text += '\n';
@@ -788,7 +808,7 @@ void parseYaml(DocumentReport& r) {
 
 DocumentReport skippedReport(DocumentReport r, const std::string& reason) {
     r.status = "skipped";
-    r.reason = reason;
+    r.reason = oneLine(reason);
     r.text.clear();
     r.redactions.clear();
     r.sections.clear();
@@ -834,7 +854,7 @@ DocumentReport readDocumentBytes(const std::string& name, const std::string& byt
     std::string raw;
     if (type == "pdf") {
         std::string reason;
-        if (!extractPdf(bytesIn, raw, reason, r.warnings)) return skippedReport(r, reason);
+        if (!extractPdf(bytesIn, options.maxPdfTextBytes, raw, reason, r.warnings)) return skippedReport(r, reason);
     } else {
         raw = bytesIn;
     }
@@ -881,6 +901,17 @@ DocumentReport readDocumentBytes(const std::string& name, const std::string& byt
     }
     if (std::all_of(r.text.begin(), r.text.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); }))
         return skippedReport(r, "no text content");
+    // Reasons and warnings quote the document (a FortiGate block's name may be a quoted token
+    // spanning lines): each stays one line.
+    r.reason = oneLine(r.reason);
+    for (auto& w : r.warnings) w = oneLine(w);
+    // A broken file can have a problem on every line: keep the report (and the manifest) small.
+    constexpr std::size_t kMaxWarnings = 50;
+    if (r.warnings.size() > kMaxWarnings) {
+        const std::size_t more = r.warnings.size() - kMaxWarnings;
+        r.warnings.resize(kMaxWarnings);
+        r.warnings.push_back("... and " + std::to_string(more) + " more warning(s) like these");
+    }
     if (r.status == "ok" && !r.warnings.empty() && bad > 0) r.status = "partial";
     return r;
 }
@@ -933,8 +964,17 @@ DocumentReport readDocument(const std::string& path, const DataOptions& options,
         if (k == 0) break;
         got += std::size_t(k);
     }
+    // A file that shrank or grew while it was read (a log being rotated, a copy in progress)
+    // is not read half: it is skipped and reported, and the next run reads it whole.
+    struct stat after {};
+    const bool changed = ::fstat(fd, &after) != 0 || after.st_size != st.st_size || got != bytes.size() ||
+                         after.st_mtim.tv_sec != st.st_mtim.tv_sec || after.st_mtim.tv_nsec != st.st_mtim.tv_nsec;
     ::close(fd);
-    bytes.resize(got);
+    if (changed) {
+        r.reason = "file changed while it was read (" + std::to_string(got) + " of " + std::to_string(r.bytes) +
+                   " bytes read, now " + std::to_string(std::uint64_t(after.st_size)) + "); not used";
+        return r;
+    }
     return readDocumentBytes(path, bytes, options, anonymizer);
 }
 

@@ -116,7 +116,9 @@ FortiConfig parseFortiGateConfig(const std::string& text, int maxDepth) {
         // Tokens up to the end of the line; quoted tokens may span lines.
         std::vector<std::string> tok;
         while (p < n && text[p] != '\n') {
-            while (p < n && isBlank(text[p])) ++p;
+            // Every whitespace but the newline separates tokens (\r of CRLF files, \v, \f):
+            // a token loop that only skipped blanks never advanced past them.
+            while (p < n && text[p] != '\n' && isSpace(text[p])) ++p;
             if (p >= n || text[p] == '\n') break;
             std::string t;
             if (text[p] == '"' || text[p] == '\'') {
@@ -268,7 +270,7 @@ private:
         ++p_;
         while (p_ < n_ && s_[p_] != '"' && s_[p_] != '\n') {
             if (s_[p_] == '\\') {
-                p_ += 2;
+                p_ = std::min(p_ + 2, n_);  // a backslash as the last byte must not step past the end
                 continue;
             }
             if ((s_[p_] == '$' || s_[p_] == '%') && p_ + 1 < n_ && s_[p_ + 1] == '{') {
@@ -279,7 +281,8 @@ private:
                     else if (c == '}' && --depth == 0) break;
                     else if (c == '"' && depth > 0) {  // a nested string inside the template
                         ++p_;
-                        while (p_ < n_ && s_[p_] != '"' && s_[p_] != '\n') p_ += (s_[p_] == '\\' ? 2 : 1);
+                        while (p_ < n_ && s_[p_] != '"' && s_[p_] != '\n') p_ = std::min(p_ + (s_[p_] == '\\' ? 2 : 1), n_);
+                        if (p_ >= n_) break;
                     }
                 }
                 if (p_ < n_) ++p_;

@@ -920,9 +920,9 @@ std::size_t Anonymizer::distinct(const std::string& kind) const {
     return it == ids_.end() ? 0 : it->second.size();
 }
 
-ScrubResult scrubText(const std::string& raw, const ScrubOptions& options, Anonymizer* anonymizer) {
-    const std::string low = toLower(raw);
-    std::vector<Cand> c;
+namespace {
+
+void detectAll(const std::string& raw, const std::string& low, double threshold, std::vector<Cand>& c) {
     findPrivateKeys(raw, c);
     findFortiGateSets(raw, c);
     findKeyValueSecrets(raw, low, c);
@@ -933,7 +933,213 @@ ScrubResult scrubText(const std::string& raw, const ScrubOptions& options, Anony
     findTableColumns(raw, c);
     findPasswordWords(raw, low, c);
     findCanaries(raw, c);
-    findShapedSecrets(raw, low, options.entropyThreshold, c);
+    findShapedSecrets(raw, low, threshold, c);
+}
+
+// --- the second look: text an adversary (or an encoder) disguised ---------------------------
+//
+// The detectors read ASCII keywords and token shapes. A secret can hide from them behind
+// Unicode look-alikes ("pаssword" with a Cyrillic а, fullwidth ｐａｓｓｗｏｒｄ), invisible
+// characters (a zero-width space inside "AKIA..."), JSON \uXXXX escapes ("pass\u0077ord") or
+// URL percent-encoding ("password%3DZq8%21..."). fold() undoes these into a second text with
+// a map back to the original bytes; the detectors run on it too and what they find there is
+// redacted in the original.
+
+struct Folded {
+    std::string text;
+    std::vector<std::size_t> from;  // original offset of each folded byte; from[text.size()] = end
+    bool changed = false;
+};
+
+// Look-alike code points (Cyrillic, Greek, fullwidth) to the ASCII letter they imitate; 0 when none.
+char asciiLookAlike(std::uint32_t cp) {
+    if (cp >= 0xFF01 && cp <= 0xFF5E) return char(cp - 0xFEE0);  // fullwidth ASCII
+    static const std::pair<std::uint32_t, char> table[] = {
+        {0x0430, 'a'}, {0x0435, 'e'}, {0x043E, 'o'}, {0x0440, 'p'}, {0x0441, 'c'}, {0x0443, 'y'}, {0x0445, 'x'},
+        {0x0456, 'i'}, {0x0455, 's'}, {0x0458, 'j'}, {0x0501, 'd'}, {0x04BB, 'h'}, {0x0410, 'A'}, {0x0412, 'B'},
+        {0x0415, 'E'}, {0x041A, 'K'}, {0x041C, 'M'}, {0x041D, 'H'}, {0x041E, 'O'}, {0x0420, 'P'}, {0x0421, 'C'},
+        {0x0422, 'T'}, {0x0425, 'X'}, {0x0405, 'S'}, {0x0406, 'I'}, {0x0408, 'J'}, {0x03B1, 'a'}, {0x03BF, 'o'},
+        {0x03BD, 'v'}, {0x03C1, 'p'}, {0x03B9, 'i'}, {0x0391, 'A'}, {0x0392, 'B'}, {0x0395, 'E'}, {0x0396, 'Z'},
+        {0x0397, 'H'}, {0x0399, 'I'}, {0x039A, 'K'}, {0x039C, 'M'}, {0x039D, 'N'}, {0x039F, 'O'}, {0x03A1, 'P'},
+        {0x03A4, 'T'}, {0x03A5, 'Y'}, {0x03A7, 'X'}, {0x2010, '-'}, {0x2011, '-'}, {0x2012, '-'}, {0x2013, '-'},
+        {0x2212, '-'}, {0xFF1A, ':'}, {0x2236, ':'}, {0xFE55, ':'}, {0x2024, '.'}};
+    for (const auto& [c, a] : table)
+        if (c == cp) return a;
+    return 0;
+}
+
+bool invisible(std::uint32_t cp) {
+    return cp == 0x00AD || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2060 && cp <= 0x2064) || cp == 0xFEFF ||
+           cp == 0x180E || cp == 0x034F;
+}
+
+bool unicodeSpace(std::uint32_t cp) {
+    return cp == 0x00A0 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+// Decodes one well-formed UTF-8 character at s[i]; len 0 when it is not one.
+std::uint32_t utf8At(const std::string& s, std::size_t i, std::size_t& len) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    len = 0;
+    std::size_t n = b >= 0xF0 && b < 0xF5 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 && b < 0xE0 ? 2 : 0;
+    if (n == 0 || i + n > s.size()) return 0;
+    std::uint32_t cp = n == 2 ? (b & 0x1F) : n == 3 ? (b & 0x0F) : (b & 0x07);
+    for (std::size_t k = 1; k < n; ++k) {
+        const auto c = static_cast<unsigned char>(s[i + k]);
+        if ((c & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (c & 0x3F);
+    }
+    len = n;
+    return cp;
+}
+
+int hexValue(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+Folded fold(const std::string& s) {
+    Folded f;
+    f.text.reserve(s.size());
+    f.from.reserve(s.size() + 1);
+    auto emit = [&](char c, std::size_t at) {
+        f.text += c;
+        f.from.push_back(at);
+    };
+    // A code point from any of the encodings: dropped, folded to ASCII, or kept as it was.
+    // Returns false when it is kept (the caller copies the original bytes).
+    auto foldCp = [&](std::uint32_t cp, std::size_t at) {
+        if (invisible(cp)) return f.changed = true;
+        if (unicodeSpace(cp)) {
+            emit(' ', at);
+            return f.changed = true;
+        }
+        if (char a = asciiLookAlike(cp)) {
+            emit(a, at);
+            return f.changed = true;
+        }
+        return false;
+    };
+    std::size_t i = 0;
+    const std::size_t n = s.size();
+    while (i < n) {
+        const char c = s[i];
+        if (c == '\\' && i + 5 < n && s[i + 1] == 'u') {
+            int h[4] = {hexValue(s[i + 2]), hexValue(s[i + 3]), hexValue(s[i + 4]), hexValue(s[i + 5])};
+            if (h[0] >= 0 && h[1] >= 0 && h[2] >= 0 && h[3] >= 0) {
+                const std::uint32_t cp = std::uint32_t((h[0] << 12) | (h[1] << 8) | (h[2] << 4) | h[3]);
+                if (cp >= 0x20 && cp < 0x7F) {
+                    emit(char(cp), i);
+                    f.changed = true;
+                    i += 6;
+                    continue;
+                }
+                if (foldCp(cp, i)) {
+                    i += 6;
+                    continue;
+                }
+            }
+        }
+        if (c == '%' && i + 2 < n) {
+            const int hi = hexValue(s[i + 1]), lo = hexValue(s[i + 2]);
+            if (hi >= 0 && lo >= 0 && (hi << 4 | lo) >= 0x20 && (hi << 4 | lo) < 0x7F) {
+                emit(char(hi << 4 | lo), i);
+                f.changed = true;
+                i += 3;
+                continue;
+            }
+        }
+        if (static_cast<unsigned char>(c) >= 0x80) {
+            std::size_t len = 0;
+            const std::uint32_t cp = utf8At(s, i, len);
+            if (len && foldCp(cp, i)) {
+                i += len;
+                continue;
+            }
+            if (len) {
+                for (std::size_t k = 0; k < len; ++k) emit(s[i + k], i + k);
+                i += len;
+                continue;
+            }
+        }
+        emit(c, i);
+        ++i;
+    }
+    f.from.push_back(n);
+    return f;
+}
+
+// Base64 (standard or URL alphabet) decoded; empty when the token is not base64 of text.
+std::string base64Text(const char* p, std::size_t n) {
+    std::string out;
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+        const char c = p[k];
+        int v;
+        if (c >= 'A' && c <= 'Z') v = c - 'A';
+        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9') v = c - '0' + 52;
+        else if (c == '+' || c == '-') v = 62;
+        else if (c == '/' || c == '_') v = 63;
+        else if (c == '=') break;
+        else return {};
+        acc = (acc << 6) | std::uint32_t(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            const char b = char((acc >> bits) & 0xFF);
+            if (!(b == '\n' || b == '\r' || b == '\t' || (b >= 0x20 && b < 0x7F))) return {};
+            out += b;
+        }
+    }
+    return out;
+}
+
+// Tokens that are base64 of text holding a secret (an encoded "password=..." or a key file)
+// are redacted whole as encoded_secret.
+void findEncodedSecrets(const std::string& s, double threshold, int depth, std::vector<Cand>& out) {
+    std::size_t i = 0;
+    const std::size_t n = s.size();
+    while (i < n) {
+        if (!(isB64(s[i]) || s[i] == '-' || s[i] == '_')) {
+            ++i;
+            continue;
+        }
+        std::size_t b = i;
+        while (i < n && (isB64(s[i]) || s[i] == '-' || s[i] == '_')) ++i;
+        std::size_t e = i;
+        while (i < n && s[i] == '=' && i - e < 2) ++i;
+        const std::size_t len = e - b;
+        if (len < 16 || len > (1u << 20)) continue;
+        const std::string text = base64Text(s.data() + b, len);
+        if (text.size() < 12) continue;
+        std::vector<Cand> inner;
+        detectAll(text, toLower(text), threshold, inner);
+        if (inner.empty() && depth > 0) findEncodedSecrets(text, threshold, depth - 1, inner);
+        if (!inner.empty()) out.push_back({b, i, "encoded_secret"});
+    }
+}
+
+}  // namespace
+
+ScrubResult scrubText(const std::string& raw, const ScrubOptions& options, Anonymizer* anonymizer) {
+    const std::string low = toLower(raw);
+    std::vector<Cand> c;
+    detectAll(raw, low, options.entropyThreshold, c);
+    findEncodedSecrets(raw, options.entropyThreshold, 1, c);
+    {
+        const Folded f = fold(raw);
+        if (f.changed) {
+            std::vector<Cand> fc;
+            detectAll(f.text, toLower(f.text), options.entropyThreshold, fc);
+            findEncodedSecrets(f.text, options.entropyThreshold, 1, fc);
+            for (const auto& x : fc)
+                if (x.e > x.b) c.push_back({f.from[x.b], f.from[x.e], x.kind});
+        }
+    }
 
     // Stable: on equal ranges the detector listed first names the kind.
     std::stable_sort(c.begin(), c.end(), [](const Cand& a, const Cand& b) { return a.b != b.b ? a.b < b.b : a.e > b.e; });

@@ -83,6 +83,28 @@ Checkpoint Checkpoint::open(const std::string& dirArg) {
     return c;
 }
 
+std::map<std::string, std::string> tuckerGroupsFromJson(const std::string& text, const std::string& path) {
+    std::map<std::string, std::string> out;
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(text);
+    } catch (const std::exception& e) {
+        fail(path, std::string("not valid JSON: ") + e.what());
+    }
+    if (!j.is_object() || !j.contains("layers") || !j["layers"].is_array()) fail(path, "missing 'layers' array");
+    for (const auto& l : j["layers"])
+        if (l.is_object() && l.contains("name") && l.contains("group") && l["name"].is_string() && l["group"].is_string())
+            out[l["name"].get<std::string>()] = l["group"].get<std::string>();
+    return out;
+}
+
+std::map<std::string, std::string> tuckerGroups(const std::string& dir) {
+    const auto path = fs::path(dir) / "compression.json";
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return {};
+    return tuckerGroupsFromJson(readTextFile(path.string(), 64u << 20), path.string());
+}
+
 const TensorView* Checkpoint::find(const std::string& name) const {
     for (const auto& f : files_)
         if (const TensorView* t = f->find(name)) return t;

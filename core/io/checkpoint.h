@@ -5,6 +5,7 @@
 #include "io/phi_config.h"
 #include "io/safetensors.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,13 @@ private:
     PhiConfig config_;
     std::vector<std::shared_ptr<SafetensorsFile>> files_;
 };
+
+// compression.json of a compressed model: which Tucker group each factorized layer belongs to
+// ({"layers": [{"name", "group"}, ...]}; entries without both strings are ignored). Throws
+// qcw::Error naming `path` when the text is not JSON or has no 'layers' array.
+std::map<std::string, std::string> tuckerGroupsFromJson(const std::string& text, const std::string& path);
+// The same from <dir>/compression.json; empty when the file is absent.
+std::map<std::string, std::string> tuckerGroups(const std::string& dir);
 
 // True when `dir` looks like a model directory (has config.json).
 bool looksLikeModelDir(const std::string& dir);

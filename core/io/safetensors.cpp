@@ -110,6 +110,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
             if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<std::int64_t>() >= 0))
                 fail(where, "shape has a negative or non-integer dimension");
             auto dim = d.get<std::uint64_t>();
+            if (dim > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+                fail(where, "shape has a dimension of " + std::to_string(dim) + ", beyond any real tensor");
             if (dim != 0 && numel > std::numeric_limits<std::uint64_t>::max() / dim / 8)
                 fail(where, "shape is too large");
             numel *= dim;

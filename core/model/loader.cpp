@@ -6,7 +6,6 @@
 #include "model/packed.h"
 #include "model/quantized.h"
 
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <map>
@@ -105,27 +104,6 @@ struct Fetcher {
         return get(name, {});
     }
 };
-
-// Which Tucker group each factorized layer belongs to, from compression.json.
-std::map<std::string, std::string> tuckerGroups(const std::string& dir) {
-    std::map<std::string, std::string> out;
-    const auto path = std::filesystem::path(dir) / "compression.json";
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) return out;
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(readTextFile(path.string(), 64u << 20));
-    } catch (const Error&) {
-        throw;
-    } catch (const std::exception& e) {
-        fail(path.string(), std::string("not valid JSON: ") + e.what());
-    }
-    if (!j.contains("layers") || !j["layers"].is_array()) fail(path.string(), "missing 'layers' array");
-    for (const auto& l : j["layers"])
-        if (l.is_object() && l.contains("name") && l.contains("group") && l["name"].is_string() && l["group"].is_string())
-            out[l["name"].get<std::string>()] = l["group"].get<std::string>();
-    return out;
-}
 
 // Packed weights for the CPU kernels, straight from the checkpoint's views.
 struct Packer {

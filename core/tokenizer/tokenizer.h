@@ -178,8 +178,8 @@ std::size_t completeUtf8Prefix(std::string_view bytes);
 // GPT-2's byte <-> printable character map ("Ġ" is the space byte).
 const std::string& byteToUnicode(std::uint8_t byte);  // UTF-8 of the mapped character
 
-// Pre-tokenization (exposed for tests): the words of GPT-2's pattern, as views into `text`,
-// which must be valid UTF-8.
+// Pre-tokenization (exposed for tests): the words of GPT-2's pattern, as views into `text`
+// (meant for valid UTF-8; other bytes never read past the text, each counts as one U+FFFD).
 std::vector<std::string_view> splitGpt2Words(std::string_view text);
 
 }  // namespace qcw

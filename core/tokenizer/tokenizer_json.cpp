@@ -58,6 +58,9 @@ PreTokenizerOptions readPreTokenizer(const json& root, const std::string& where)
 
 std::vector<std::pair<std::string, std::string>> readMerges(const json& merges, const std::string& where) {
     if (!merges.is_array()) fail(where, "model.merges is not an array");
+    if (merges.size() > (4u << 20))
+        fail(where, "model.merges has " + std::to_string(merges.size()) + " entries, more than the limit of " +
+                        std::to_string(4u << 20));
     std::vector<std::pair<std::string, std::string>> out;
     out.reserve(merges.size());
     std::size_t i = 0;
@@ -87,11 +90,21 @@ void checkEmptyOrNull(const json& model, const char* key, const std::string& whe
 
 std::vector<std::pair<std::string, int>> readVocabObject(const json& v, const std::string& where) {
     if (!v.is_object()) fail(where, "vocabulary is not a JSON object of token -> id");
+    // The largest published vocabularies have about 256k entries; ids past 50M would make
+    // the id tables alone gigabytes.
+    constexpr std::size_t kMaxVocab = 4u << 20;
+    if (v.size() > kMaxVocab)
+        fail(where, "vocabulary has " + std::to_string(v.size()) + " entries, more than the limit of " +
+                        std::to_string(kMaxVocab));
     std::vector<std::pair<std::string, int>> out;
     out.reserve(v.size());
     for (auto it = v.begin(); it != v.end(); ++it) {
         if (!it.value().is_number_integer()) fail(where, "vocabulary entry '" + it.key() + "' has no integer id");
-        out.emplace_back(it.key(), it.value().get<int>());
+        const auto id = it.value().get<std::int64_t>();
+        if (id < 0 || id > 50'000'000)
+            fail(where, "vocabulary entry '" + it.key() + "' has the id " + std::to_string(id) +
+                            ", outside 0..50000000");
+        out.emplace_back(it.key(), static_cast<int>(id));
     }
     return out;
 }
@@ -262,9 +275,9 @@ std::unique_ptr<Tokenizer> loadTokenizerForModel(const std::string& modelDir) {
     const fs::path addedPath = dir / "added_tokens.json";
     if (fs::is_regular_file(addedPath, ec)) {
         const json added = parseJson(readTextFile(addedPath.string()), addedPath.string());
-        for (const auto& [tok, id] : readVocabObject(added, addedPath.string()))
-            if (std::none_of(specials.begin(), specials.end(), [&](const auto& s) { return s.first == tok; }))
-                specials.emplace_back(tok, id);
+        for (const auto& entry : readVocabObject(added, addedPath.string()))
+            if (std::none_of(specials.begin(), specials.end(), [&](const auto& s) { return s.first == entry.first; }))
+                specials.push_back(entry);
     }
     for (const auto& [tok, id] : specials) {
         AddedToken a;

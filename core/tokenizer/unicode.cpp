@@ -189,9 +189,13 @@ struct Cp {
     std::uint8_t cls;
 };
 
-inline Cp cpAt(const char* s, std::size_t i) {
+// The character at s[i] of an n-byte text. A lead byte whose sequence would run past the
+// end (text that is not valid UTF-8) counts as one U+FFFD byte, so no read leaves the text.
+inline Cp cpAt(const char* s, std::size_t i, std::size_t n) {
     const auto b = static_cast<unsigned char>(s[i]);
     if (b < 0x80) return {b, 1, bmp().cls[b]};
+    const std::size_t need = b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+    if (b < 0xC0 || n - i < need) return {0xFFFD, 1, codePointClass(0xFFFD)};
     Cp c;
     c.cp = decodeCodePoint(s + i, c.len);
     c.cls = codePointClass(c.cp);
@@ -208,7 +212,7 @@ void forEachGpt2Word(std::string_view text, const std::function<void(std::size_t
     auto at = [&](std::size_t i) -> Cp {
         const auto b = static_cast<unsigned char>(s[i]);
         if (b < 0x80) return {b, 1, table[b]};
-        return cpAt(s, i);
+        return cpAt(s, i, n);
     };
     // End of the run of characters of class `cls` starting at i.
     auto runEnd = [&](std::size_t i, std::uint8_t cls) {
