@@ -18,7 +18,7 @@ debian_packages=(
   libqcustomplot-dev libqcustomplot2.1-qt6
   libtorch-dev libopenblas0-pthread
   libeigen3-dev nlohmann-json3-dev libcli11-dev libpoppler-cpp-dev
-  libcpp-httplib-dev curl
+  libcpp-httplib-dev curl libcurl4-openssl-dev libssl-dev file
   xvfb xauth
 )
 
