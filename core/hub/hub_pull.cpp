@@ -212,6 +212,9 @@ size_t onBody(char* data, size_t size, size_t n, void* user) {
             t->failure = "cannot write " + t->file->string();
             return 0;
         }
+        // Unbuffered: what was received is on disk, so a crash loses nothing a resume would
+        // have to fetch again (curl hands over up to 16 KiB at a time).
+        std::setvbuf(t->out, nullptr, _IONBF, 0);
     }
     if (std::fwrite(data, 1, bytes, t->out) != bytes) {
         t->failed = true;

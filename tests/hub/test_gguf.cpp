@@ -130,8 +130,11 @@ private slots:
             for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
             for (int j = 0; j < 32; ++j) {
                 const std::size_t i = b * 32 + j;
-                QVERIFY(std::fabs(y8[i] - x[i]) <= amax / 127 * 0.51f + 1e-6f);
-                QVERIFY(std::fabs(y4[i] - x[i]) <= amax / 8 * 0.51f + 1e-5f);
+                // Half a step, plus the fp16 rounding of the scale times the largest |q| (127 * 2^-11
+                // steps); Q4_0 clamps +8 to 7, so a value opposite the block's extreme can be a whole
+                // step off.
+                QVERIFY(std::fabs(y8[i] - x[i]) <= amax / 127 * 0.57f + 1e-6f);
+                QVERIFY(std::fabs(y4[i] - x[i]) <= amax / 8 * 1.01f + 1e-5f);
             }
         }
         // Q4_0: the largest-magnitude value maps to nibble 0 (d = m / -8), element j in the low
