@@ -207,6 +207,28 @@ private slots:
         QVERIFY2(d < 5e-3, qPrintable(QString::number(d)));
     }
 
+    // A factorized model exports by rebuilding its dense weights: llama.cpp on that file gives
+    // the factorized model's own logits, and the export says what the rebuild costs.
+    void llamaCppLogitsFactorized() {
+        QVERIFY2(haveLlama(), kNoLlama);
+        QTemporaryDir tmp;
+        const QString svd = tmp.filePath("svd");
+        QString e = run(kBin, {"compress", data + "/tiny-phi", "--target-params", "0.5", "--method", "svd", "--out", svd});
+        QVERIFY2(e.isEmpty(), qPrintable(e));
+        QByteArray out;
+        e = run(kBin, {"export", svd, "--gguf", tmp.filePath("svd.gguf"), "--type", "f32", "--json"}, &out);
+        QVERIFY2(e.isEmpty(), qPrintable(e));
+        const json j = json::parse(out.toStdString());
+        QVERIFY(j["rebuilt_dense"].size() >= 18);  // every linear map of the 3 blocks at least
+        QVERIFY(j["bytes"].get<double>() > j["source_bytes"].get<double>());
+        QString failure;
+        int agree = 0;
+        const double d = compareLogits(svd, "f32", "f32", 320, 24, &failure, &agree);
+        QVERIFY2(failure.isEmpty(), qPrintable(failure));
+        qInfo("tiny-phi svd 50%%, f32: max |llama.cpp - qcompress| = %.3g, argmax agree %d/24", d, agree);
+        QVERIFY2(d < 5e-3, qPrintable(QString::number(d)));
+    }
+
     // Quantized files load in llama.cpp and stay close to the dense model.
     void llamaCppQuantized() {
         QVERIFY2(haveLlama(), kNoLlama);
