@@ -486,6 +486,14 @@ PullResult pull(const RepoRef& ref, const PullOptions& opts, RunContext& ctx) {
         p.w = w;
         p.url = client.base() + "/" + ref.repo + "/resolve/" + commit + "/" + urlEncodePath(w.path);
         Response h = client.request(p.url, "HEAD", false, nullptr, {}, what + " " + w.path);
+        // A renamed repository answers 301/307/308 to its new name on the same hub: follow those
+        // (not the 302 to the CDN, whose headers are the file's metadata).
+        for (int hop = 0; hop < 3 && (h.status == 301 || h.status == 307 || h.status == 308); ++hop) {
+            const auto loc = h.headers.find("location");
+            if (loc == h.headers.end() || loc->second.empty() || loc->second[0] != '/') break;
+            p.url = client.base() + loc->second;
+            h = client.request(p.url, "HEAD", false, nullptr, {}, what + " " + w.path);
+        }
         if (h.status >= 400) httpFail(what + " " + w.path, h, p.url, haveToken);
         const auto hdr = [&](const char* k) {
             auto it = h.headers.find(k);
