@@ -23,30 +23,43 @@ names_of() { tr ',|' '\n\n' | sed -e 's/([^)]*)//g' -e 's/:any//g' -e 's/^ *//' 
 direct=$(echo "$depends" | names_of)
 
 # The closure: Depends plus everything they depend on, among installed packages. A virtual
-# name is replaced by the installed packages that provide it.
-declare -A seen
+# name stands for the installed packages that provide it. dpkg's database is read once.
+declare -A installed pdeps provided seen
+while IFS=$'\t' read -r pkg st dep prov; do
+  [[ $st == ii* ]] || continue
+  installed[$pkg]=1
+  pdeps[$pkg]=$dep
+  for v in $(echo "$prov" | names_of); do provided[$v]="${provided[$v]:-} $pkg"; done
+done < <(dpkg-query -W -f='${Package}\t${db:Status-Abbrev}\t${Depends}, ${Pre-Depends}\t${Provides}\n')
 queue=($direct)
-providers() {
-  dpkg-query -W -f='${Package} ${Provides}\n' 2>/dev/null |
-    awk -v want="$1" '{ for (i = 2; i <= NF; i++) { p = $i; gsub(/[,(].*/, "", p); if (p == want) print $1 } }'
-}
 while [ ${#queue[@]} -gt 0 ]; do
   p=${queue[0]}
   queue=("${queue[@]:1}")
   [ -n "${seen[$p]:-}" ] && continue
   seen[$p]=1
-  if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    more=$(dpkg-query -W -f='${Depends}, ${Pre-Depends}' "$p" 2>/dev/null | names_of || true)
-    for m in $more; do [ -z "${seen[$m]:-}" ] && queue+=("$m"); done
-  else
-    for m in $(providers "$p"); do [ -z "${seen[$m]:-}" ] && queue+=("$m"); done
+  if [ -n "${installed[$p]:-}" ]; then
+    for m in $(echo "${pdeps[$p]}" | names_of); do [ -z "${seen[$m]:-}" ] && queue+=("$m"); done
   fi
+  for m in ${provided[$p]:-}; do [ -z "${seen[$m]:-}" ] && queue+=("$m"); done
 done
 
+# Which package ships which library file: read once from dpkg's file lists (a dpkg -S per
+# library takes minutes over the few hundred libraries LibTorch and Qt bring).
+declare -A owners
+while IFS= read -r line; do
+  list=${line%%:/*}
+  file=${line#"$list":}
+  pkg=${list##*/}
+  pkg=${pkg%.list}
+  owners[$file]=${pkg%%:*}
+done < <(grep -H '\.so' /var/lib/dpkg/info/*.list)
+declare -A ownerOf
 owner() {  # the package that ships a library file (merged /usr: try both spellings)
-  local f=$1 r
-  for cand in "$f" "$(readlink -f "$f")" "${f#/usr}" "/usr$f" "$(readlink -f "$f" | sed 's|^/usr||')"; do
-    r=$(dpkg -S "$cand" 2>/dev/null | head -1 | cut -d: -f1) && [ -n "$r" ] && { echo "$r"; return; }
+  local f=$1 real
+  [ -n "${ownerOf[$f]+x}" ] && { echo "${ownerOf[$f]}"; return; }
+  real=$(readlink -f "$f")
+  for cand in "$f" "$real" "${f#/usr}" "/usr$f" "${real#/usr}" "/usr$real"; do
+    [ -n "${owners[$cand]:-}" ] && { echo "${owners[$cand]}"; return; }
   done
   echo ""
 }
@@ -57,10 +70,11 @@ while IFS= read -r -d '' f; do
   file -b "$f" | grep -q '^ELF' || continue
   checked=$((checked + 1))
   rel=${f#"$work/root"}
-  if ldd "$f" | grep -q "not found"; then
-    echo "FAIL $rel: libraries not found on this system:"; ldd "$f" | grep "not found"; status=1
+  deps=$(ldd "$f" 2>/dev/null || true)
+  if echo "$deps" | grep -q "not found"; then
+    echo "FAIL $rel: libraries not found on this system:"; echo "$deps" | grep "not found"; status=1
   fi
-  for lib in $(ldd "$f" | awk '/=> \// { print $3 } /^\t\// { print $1 }' | sort -u); do
+  for lib in $(echo "$deps" | awk '/=> \// { print $3 } /^\t\// { print $1 }' | sort -u); do
     pkg=$(owner "$lib")
     if [ -z "$pkg" ]; then
       echo "FAIL $rel loads $lib, which no installed package ships"; status=1
@@ -70,7 +84,7 @@ while IFS= read -r -d '' f; do
   done
   # Directly linked libraries: their packages are named in Depends itself.
   for soname in $(objdump -p "$f" 2>/dev/null | awk '/NEEDED/ { print $2 }'); do
-    lib=$(ldd "$f" | awk -v s="$soname" '$1 == s && $3 ~ /^\// { print $3 }')
+    lib=$(echo "$deps" | awk -v s="$soname" '$1 == s && $3 ~ /^\// { print $3 }')
     [ -n "$lib" ] || continue
     pkg=$(owner "$lib")
     if [ -n "$pkg" ] && ! echo "$direct" | grep -qx "$pkg"; then
