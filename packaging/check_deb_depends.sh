@@ -53,10 +53,8 @@ while IFS= read -r line; do
   pkg=${pkg%.list}
   owners[$file]=${pkg%%:*}
 done < <(grep -H '\.so' /var/lib/dpkg/info/*.list)
-declare -A ownerOf
 owner() {  # the package that ships a library file (merged /usr: try both spellings)
   local f=$1 real
-  [ -n "${ownerOf[$f]+x}" ] && { echo "${ownerOf[$f]}"; return; }
   real=$(readlink -f "$f")
   for cand in "$f" "$real" "${f#/usr}" "/usr$f" "${real#/usr}" "/usr$real"; do
     [ -n "${owners[$cand]:-}" ] && { echo "${owners[$cand]}"; return; }
