@@ -22,7 +22,7 @@ debian_packages=(
   libqcustomplot-dev libqcustomplot2.1-qt6
   libtorch-dev libopenblas0-pthread libgloo-dev
   libeigen3-dev nlohmann-json3-dev libcli11-dev libpoppler-cpp-dev
-  libcpp-httplib-dev curl
+  libcpp-httplib-dev curl libcurl4-openssl-dev libssl-dev file
   xvfb xauth
   clang-14 libclang-rt-14-dev
 )

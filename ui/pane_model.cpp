@@ -4,6 +4,7 @@
 #include "ui/format.h"
 #include "ui/log_axis.h"
 #include "ui/layer_model.h"
+#include "ui/hub_panel.h"
 #include "ui/model_session.h"
 
 #include <QAction>
@@ -210,6 +211,10 @@ QWidget* ModelPane::Impl::buildEmptyPage() {
         button->setToolButtonStyle(Qt::ToolButtonTextOnly);
         v->addWidget(button, 0, Qt::AlignHCenter);
     }
+    // Or from the Hugging Face cache / hub (ui/hub_panel.cpp).
+    auto* hub = new HubPanel(session);
+    hub->setMaximumWidth(720);
+    v->addWidget(hub, 0, Qt::AlignHCenter);
     v->addStretch(2);
     return page;
 }
@@ -228,6 +233,7 @@ QWidget* ModelPane::Impl::buildModelPage() {
     auto* titleRow = new QHBoxLayout;
     titleRow->addWidget(name);
     titleRow->addWidget(path, 1);
+    titleRow->addWidget(new GgufExportButton(session));
     v->addLayout(titleRow);
 
     // Summary and memory fit side by side.

@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include "common/error.h"
+#include "hub/hub_cache.h"
 #include "io/phi_config.h"
 #include "train/train_data.h"
 
@@ -39,6 +40,13 @@ void addAllCommands(CLI::App& root) {
     auto& r = registry();
     std::stable_sort(r.begin(), r.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (auto& [order, reg] : r) reg(root);
+    // The one hook for hub ids: every MODEL (and --teacher) argument that is not a path but
+    // ORG/NAME[@REV] becomes its snapshot in the Hugging Face cache (pulled when missing).
+    for (CLI::App* sub : root.get_subcommands({}))
+        for (CLI::Option* opt : sub->get_options())
+            if (opt->get_name() == "MODEL" || opt->get_name() == "model" || opt->get_name() == "--teacher")
+                opt->transform([](std::string v) { return hub::resolveModelArg(v, interruptibleContext()); },
+                               "", "hub-id");
 }
 
 RunContext& interruptibleContext() {
