@@ -83,7 +83,7 @@ QCW_COMMAND(50) {
     sub->add_option("--search-device", o->searchDevice,
                     "With --weighting loss: where the rank search's forward passes run (cpu, cuda or cuda:N)");
     auto* wopt = sub->add_option("--weighting", o->weighting,
-                    "With --solver: auto (default: loss with calibration data, else size), loss (each matrix weighted "
+                    "With --solver: auto (default: loss with calibration data, else uniform ranks), loss (each matrix weighted "
                     "by the calibration loss its truncation costs), size (each matrix's discarded spectral weight "
                     "times its share of the parameters) or spectral (the discarded weight, every matrix alike)");
     sub->add_flag("--randomized", o->randomized, "Randomized SVD (faster on big matrices)");
@@ -126,7 +126,7 @@ QCW_COMMAND(50) {
             qcw::fail(*tb ? "--target-bits" : "--target-size",
                       "chooses every matrix's encoding itself; drop --method, --solver, --ranks and --int8-factors");
         c.calibration = o->calib.load(o->model, o->seed);
-        if (o->weighting == "auto") o->weighting = c.calibration.empty() ? "size" : "loss";
+        if (o->weighting == "auto") o->weighting = c.calibration.empty() ? "uniform" : "loss";
         if (*wopt && o->solver.empty())
             qcw::fail("--weighting " + o->weighting, "weights the rank search; give --solver too");
         if (!o->solver.empty()) {

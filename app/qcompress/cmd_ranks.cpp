@@ -22,7 +22,7 @@ QCW_COMMAND(40) {
     sub->add_option("--seed", o->seed, "Seed for the stochastic solvers");
     sub->add_flag("--keep-lm-head", o->keepLmHead, "Leave lm_head out of the search (dense)");
     sub->add_option("--weighting", o->weighting,
-                    "auto (default: loss with calibration, else size), size (each matrix's discarded spectral weight "
+                    "auto (default: loss with calibration, else uniform ranks), size (each matrix's discarded spectral weight "
                     "times its share of the parameters), spectral (the discarded weight, every matrix alike) or loss "
                     "(each matrix weighted by the calibration loss its truncation to the uniform rank costs)");
     o->calib.addTo(sub);

@@ -272,7 +272,9 @@ CompressionReport compressToBudget(PhiModel& model, const CompressOptions& o, co
     report.calibrated = calibrated;
     if (calibrated) report.calibrationTokens = static_cast<std::int64_t>(windows.size() * windows[0].size());
     std::size_t done = 0;
-    const std::size_t total = units.size() * (calibrated ? 3 : 2);
+    // Sensitivity weights are measured for the searched allocation only (uniform needs none).
+    const bool weighted = calibrated && o.allocation == "search";
+    const std::size_t total = units.size() * (weighted ? 3 : 2);
     auto progress = [&](const std::string& what) {
         ctx.report("compress", static_cast<long long>(++done), static_cast<long long>(total), {}, what);
     };
@@ -284,7 +286,7 @@ CompressionReport compressToBudget(PhiModel& model, const CompressOptions& o, co
         ctx.checkCancelled();
         at::Tensor w = u.slot ? u.original->denseWeight() : u.embedding;
         u.candidates = encodeAll(w, at::Tensor(), h, u.specs, o.gptq, false);
-        if (calibrated) {
+        if (weighted) {
             // Probes: plain 4-bit rounding and a quarter-rank factorization (8-bit factors).
             std::vector<EncodingSpec> ps;
             EncodingSpec q4;
@@ -321,6 +323,7 @@ CompressionReport compressToBudget(PhiModel& model, const CompressOptions& o, co
         ids = at::from_blob(flat.data(), {static_cast<std::int64_t>(nw), static_cast<std::int64_t>(windows[0].size())}, at::kLong).clone();
         report.baseLoss = meanLoss(model, ids, ctx);
         for (auto& u : units) {
+            if (!weighted) break;
             double dl = 0, de = 0;
             for (auto& [approx, err] : u.probes) {
                 if (u.slot) *u.slot = std::make_shared<DenseLinear>(approx.to(model.dtype), u.original->bias());
@@ -422,7 +425,7 @@ CompressionReport compressToBudget(PhiModel& model, const CompressOptions& o, co
     std::vector<LayerReport> layers;
     auto chosen = install(sol, layers);
     report.plannedBytes = sol.bytes + fixed;
-    report.predictedLossIncrease = calibrated ? sol.objective : -1;
+    report.predictedLossIncrease = weighted ? sol.objective : -1;
     if (calibrated) report.measuredLossIncrease = meanLoss(model, ids, ctx) - report.baseLoss;
 
     if (calibrated && o.correctionPass && o.allocation == "search") {

@@ -29,7 +29,9 @@ struct RankSearchOptions {
     //               per matrix and measured rank. Needs `calibration`.
     //   "size":     the discarded weight of each matrix times its share of the parameters
     //               (m n over the mean m n), so lm_head is not starved (needs only the weights);
-    //   "auto":     loss with calibration windows, size without.
+    //   "uniform":  every matrix keeps the same fraction of its parameters (no search);
+    //   "auto":     loss with calibration windows, uniform without (measured on the demo model
+    //               at 30%: size +8% and spectral +220% perplexity against uniform ranks).
     std::string weighting = "auto";
     std::vector<std::vector<std::int64_t>> calibration;  // token windows, for "loss"
     std::string device = "cpu";     // where "loss" runs its forward passes (cpu, cuda, cuda:N)

@@ -288,7 +288,7 @@ private slots:
         }
     }
 
-    // The default rank-search objective (auto: size without calibration, loss with it) is not
+    // The default rank-search objective (auto: uniform without calibration, loss with it) is not
     // worse than uniform ranks at the same parameter count.
     void defaultRankObjectiveNotWorseThanUniform() {
         c10::InferenceMode guard;
@@ -299,7 +299,7 @@ private slots:
             if (calibrated) ro.calibration = calib;
             RunContext& ctx = RunContext::none();
             RankSearchResult res = searchRanks(kTiny, ro, ctx);
-            QCOMPARE(res.weighting, std::string(calibrated ? "loss" : "size"));
+            QCOMPARE(res.weighting, std::string(calibrated ? "loss" : "uniform"));
             CompressOptions o;
             o.keepFraction = 0.5;
             o.ranks = res.ranks;
