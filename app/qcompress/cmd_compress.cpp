@@ -44,7 +44,7 @@ std::int64_t parseByteSize(const std::string& text, const std::string& what) {
 QCW_COMMAND(50) {
     struct Opts {
         std::string model, out, method = "svd", solver, weighting = "auto", ranksFile, searchDevice = "cpu", storeDtype = "source";
-        std::string targetSize, allocation = "search", budgetSolver = "exact";
+        std::string targetSize, allocation = "auto", budgetSolver = "exact";
         double target = 0.5, targetBits = 0;
         bool noGptq = false, noCorrection = false;
         qcw::cli::CalibrationArgs calib;
@@ -64,8 +64,9 @@ QCW_COMMAND(50) {
     tp->excludes(tb)->excludes(ts);
     tb->excludes(ts);
     sub->add_option("--allocation", o->allocation,
-                    "With a byte budget: search (the joint method/rank/bits allocation minimising the predicted "
-                    "calibration loss; default) or uniform (every matrix the same bits per parameter)");
+                    "With a byte budget: auto (default: search with calibration data, uniform without), search (the "
+                    "joint method/rank/bits allocation minimising the predicted calibration loss) or uniform (every "
+                    "matrix the same bits per parameter)");
     sub->add_option("--budget-solver", o->budgetSolver, "With a byte budget: exact (default), greedy, anneal or sqa");
     sub->add_flag("--no-gptq", o->noGptq, "With a byte budget: quantize by plain rounding, not GPTQ error feedback");
     sub->add_flag("--no-correction", o->noCorrection,

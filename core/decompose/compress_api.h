@@ -62,7 +62,8 @@ struct CompressOptions {
     // "search": the joint (method, rank, bits) allocation minimising the predicted calibration
     // loss (budgetSolver: exact, greedy, anneal or sqa); "uniform": every matrix the same bits
     // per parameter, each its best encoding at that size.
-    std::string allocation = "search";
+    // "auto" (the default): search with calibration, uniform without.
+    std::string allocation = "auto";
     std::string budgetSolver = "exact";
     bool gptq = true;            // error-feedback quantization under calibration (else rounding)
     bool correctionPass = true;  // measure the chosen allocation, re-weight, keep the better one

@@ -265,20 +265,22 @@ private slots:
         QVERIFY(errorOf([&] { compressModelDir(kTiny, tmp.filePath("y").toStdString(), o); }).contains("16-bit"));
     }
 
-    // The searched allocation's measured loss is at most the uniform allocation's, with and
-    // without calibration (on windows the model itself generates).
+    // The default allocation's measured loss is at most the uniform allocation's, with and
+    // without calibration (on windows the model itself generates; without calibration the
+    // default is the uniform allocation).
     void searchedBudgetNotWorseThanUniform() {
         c10::InferenceMode guard;
-        const auto calib = sampledWindows(8, 48, 21);
-        const auto held = sampledWindows(8, 48, 22);
+        const auto calib = sampledWindows(4, 40, 21);
+        const auto held = sampledWindows(4, 40, 22);
         for (bool calibrated : {true, false}) {
-            for (double bits : {4.75, 6.0}) {
+            for (double bits : {5.0, 6.0}) {
                 CompressOptions o;
                 o.targetBits = bits;
                 o.storeDtype = "F16";
                 if (calibrated) o.calibration = calib;
                 PhiModel searched = loadPhiModel(Checkpoint::open(kTiny));
-                compressModel(searched, o);
+                const CompressionReport rs = compressModel(searched, o);
+                QCOMPARE(rs.allocation, std::string(calibrated ? "search" : "uniform"));
                 o.allocation = "uniform";
                 PhiModel uniform = loadPhiModel(Checkpoint::open(kTiny));
                 compressModel(uniform, o);
@@ -292,7 +294,7 @@ private slots:
     // worse than uniform ranks at the same parameter count.
     void defaultRankObjectiveNotWorseThanUniform() {
         c10::InferenceMode guard;
-        const auto calib = sampledWindows(8, 48, 31);
+        const auto calib = sampledWindows(4, 40, 31);
         for (bool calibrated : {false, true}) {
             RankSearchOptions ro;
             ro.keepFraction = 0.5;
