@@ -171,6 +171,10 @@ QCW_COMMAND(50) {
         auto report = qcw::compressModelDir(o->model, o->out, c, qcw::cli::interruptibleContext(), o->replace);
         if (o->json) {
             std::printf("%s", qcw::reportToJson(report).c_str());
+        } else if (report.budgetBytes > 0) {
+            std::printf("%s: planned %lld bytes for a budget of %lld (%s allocation%s) in %.1f s\n", o->out.c_str(),
+                        static_cast<long long>(report.plannedBytes), static_cast<long long>(report.budgetBytes),
+                        report.allocation.c_str(), report.calibrated ? ", calibrated" : "", report.seconds);
         } else {
             std::printf("%s: %lld -> %lld parameters (%.1f%% kept) by %s in %.1f s%s\n", o->out.c_str(),
                         static_cast<long long>(report.paramsBefore), static_cast<long long>(report.paramsAfter),
