@@ -8,7 +8,7 @@
 
 QCW_COMMAND(40) {
     struct Opts {
-        std::string model, solver = "exact", weighting = "spectral", device = "cpu";
+        std::string model, solver = "exact", weighting = "auto", device = "cpu";
         qcw::cli::CalibrationArgs calib;
         double target = 0.3;
         std::uint64_t seed = 1;
@@ -22,8 +22,9 @@ QCW_COMMAND(40) {
     sub->add_option("--seed", o->seed, "Seed for the stochastic solvers");
     sub->add_flag("--keep-lm-head", o->keepLmHead, "Leave lm_head out of the search (dense)");
     sub->add_option("--weighting", o->weighting,
-                    "spectral (default: every matrix's discarded spectral weight alike) or loss (each matrix's "
-                    "weighted by the calibration loss its truncation to the uniform rank costs; needs calibration)");
+                    "auto (default: loss with calibration, else uniform ranks), size (each matrix's discarded spectral weight "
+                    "times its share of the parameters), spectral (the discarded weight, every matrix alike) or loss "
+                    "(each matrix weighted by the calibration loss its truncation to the uniform rank costs)");
     o->calib.addTo(sub);
     sub->add_option("--device", o->device, "With --weighting loss: where the forward passes run (cpu, cuda or cuda:N)");
     sub->add_flag("--json", o->json, "Print one JSON object on stdout");
@@ -36,7 +37,7 @@ QCW_COMMAND(40) {
         r.weighting = o->weighting;
         r.device = o->device;
         r.calibration = o->calib.load(o->model, o->seed);
-        if (!r.calibration.empty() && r.weighting != "loss")
+        if (!r.calibration.empty() && r.weighting != "loss" && r.weighting != "auto")
             qcw::fail("calibration", "is used by --weighting loss only");
         auto res = qcw::searchRanks(o->model, r, qcw::cli::interruptibleContext());
         if (o->json) {

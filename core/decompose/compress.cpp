@@ -6,6 +6,8 @@
 #include "io/checkpoint.h"
 #include "io/inventory.h"
 #include "io/safetensors.h"
+#include "decompose/quantize.h"
+#include "model/encoded.h"
 #include "model/factorized.h"
 #include "model/loader.h"
 #include "model/optim.h"
@@ -244,6 +246,40 @@ InputStats statsFrom(const at::Tensor& xc, const at::Tensor& xo, bool feedback) 
     s.tokens = xc.size(0);
     return s;
 }
+
+}  // namespace
+
+void forEachCalibrationGram(PhiModel& model, const std::vector<std::vector<std::int64_t>>& windows, const RunContext& ctx,
+                            const std::function<void(const std::string&, const at::Tensor&)>& visit) {
+    const std::int64_t B = static_cast<std::int64_t>(windows.size()), T = static_cast<std::int64_t>(windows[0].size());
+    std::vector<std::int64_t> flat;
+    for (const auto& w : windows) flat.insert(flat.end(), w.begin(), w.end());
+    at::Tensor ids = at::from_blob(flat.data(), {B, T}, at::kLong).clone().to(model.device);
+    const AttentionInputs in = model.attentionInputs(B, T, 0, {}, {});
+    at::Tensor h = model.embed(ids);
+    for (std::size_t b = 0; b < model.blocks.size(); ++b) {
+        ctx.checkCancelled();
+        auto [out, xs] = recordBlock(model, model.blocks[b], h, in);
+        at::Tensor shared;  // q, k, v and fc1 see one input
+        for (int k = 0; k < 6; ++k) {
+            const bool isShared = k < 3 || k == 4;
+            if (isShared && shared.defined()) {
+                visit(linearName(static_cast<int>(b), kKinds[k]), shared);
+                continue;
+            }
+            at::Tensor x = xs[static_cast<std::size_t>(k)];
+            at::Tensor g = at::matmul(x.t(), x);
+            if (isShared) shared = g;
+            visit(linearName(static_cast<int>(b), kKinds[k]), g);
+        }
+        h = out;
+    }
+    at::Tensor x = flat2d(at::layer_norm(h, {h.size(-1)}, model.finalLayerNorm.weight, model.finalLayerNorm.bias,
+                                         model.config.layerNormEps)).to(at::kCPU);
+    visit("lm_head", at::matmul(x.t(), x));
+}
+
+namespace {
 
 // --- strategies --------------------------------------------------------------------------------
 
@@ -534,6 +570,8 @@ void compressGroup(Group& g, double fraction, const std::vector<const InputStats
     for (auto& r : best.reports) report.layers.push_back(std::move(r));
 }
 
+}  // namespace
+
 std::vector<std::vector<std::int64_t>> checkedCalibration(const PhiModel& model, const CompressOptions& o) {
     std::vector<std::vector<std::int64_t>> windows;
     for (const auto& w : o.calibration) {
@@ -552,10 +590,9 @@ std::vector<std::vector<std::int64_t>> checkedCalibration(const PhiModel& model,
     return windows;
 }
 
-}  // namespace
-
 CompressionReport compressModel(PhiModel& model, const CompressOptions& o, const RunContext& ctx) {
     c10::InferenceMode guard;
+    if (o.targetBits > 0 || o.targetBytes > 0) return compressToBudget(model, o, ctx);
     auto t0 = std::chrono::steady_clock::now();
     if (!(o.keepFraction > 0.0 && o.keepFraction <= 1.0))
         fail("--target-params " + std::to_string(o.keepFraction), "the kept fraction must be in (0, 1]");
@@ -725,6 +762,16 @@ std::string reportToJson(const CompressionReport& r) {
     j["int8_factors"] = r.method.size() > 5 && r.method.compare(r.method.size() - 5, 5, "+int8") == 0;
     j["seconds"] = r.seconds;
     j["format_version"] = 1;
+    if (r.budgetBytes > 0) {
+        j["budget_bytes"] = r.budgetBytes;
+        j["planned_bytes"] = r.plannedBytes;
+        j["allocation"] = r.allocation;
+        j["embedding_format"] = r.embeddingFormat.empty() ? "f16" : r.embeddingFormat;
+        if (r.baseLoss >= 0) j["base_loss"] = r.baseLoss;
+        if (r.predictedLossIncrease >= 0) j["predicted_loss_increase"] = r.predictedLossIncrease;
+        if (r.calibrated) j["measured_loss_increase"] = r.measuredLossIncrease;
+        j["correction_rounds"] = r.correctionRounds;
+    }
     auto& layers = j["layers"] = nlohmann::json::array();
     for (const auto& l : r.layers) {
         nlohmann::json e = {{"name", l.name}, {"group", l.group}, {"method", l.method}, {"ranks", l.ranks},
@@ -733,6 +780,7 @@ std::string reportToJson(const CompressionReport& r) {
         if (l.outErrorBeforeRefine >= 0) e["out_error_before_refine"] = l.outErrorBeforeRefine;
         if (l.int8Error >= 0) e["int8_rel_error"] = l.int8Error;
         if (!l.whitening.empty()) e["whitening"] = l.whitening;
+        if (l.bytes >= 0) e["bytes"] = l.bytes;
         layers.push_back(e);
     }
     return j.dump(2) + "\n";
@@ -749,20 +797,25 @@ void writeModelFiles(const PhiModel& model, const std::string& dir, const Compre
             case at::kHalf: return DType::F16;
             case at::kBFloat16: return DType::BF16;
             case at::kChar: return DType::I8;
+            case at::kByte: return DType::U8;
             default: return DType::F32;
         }
     };
-    auto add = [&](const std::string& name, const at::Tensor& t) {
+    auto addAs = [&](const std::string& name, const at::Tensor& t, bool convert) {
         if (!t.defined()) return;
         at::Tensor c = t.scalar_type() == at::kDouble ? t.to(at::kFloat) : t;
-        if (floatDtype && c.is_floating_point()) c = c.to(toScalarType(*floatDtype));
+        if (convert && floatDtype && c.is_floating_point()) c = c.to(toScalarType(*floatDtype));
         c = c.to(at::kCPU).contiguous();
         keep.push_back(c);
         entries.push_back({name, dtypeOf(c), std::vector<std::int64_t>(c.sizes().begin(), c.sizes().end()), c.data_ptr(), {}});
     };
+    auto add = [&](const std::string& name, const at::Tensor& t) { addAs(name, t, true); };
+    // Encoded maps (model/encoded.h) store their blocks and fp16 scales as they are.
+    const TensorSink raw = [&](const std::string& name, const at::Tensor& t) { addAs(name, t, false); };
     std::set<const TuckerBases*> writtenBases;
     auto addLinear = [&](const std::string& name, const LinearOp& op) {
         add(name + ".bias", op.bias());
+        if (encodedTensors(name, op, raw)) return;
         if (auto* d = dynamic_cast<const DenseLinear*>(&op)) {
             add(name + ".weight", d->weight());
         } else if (auto* lr = dynamic_cast<const LowRankLinear*>(&op)) {
@@ -789,7 +842,18 @@ void writeModelFiles(const PhiModel& model, const std::string& dir, const Compre
             fail(name, "cannot save a linear map of kind '" + op.method() + "'");
         }
     };
-    add("model.embed_tokens.weight", model.embedTokens);
+    if (report && !report->embeddingFormat.empty()) {
+        // A quantized embedding is held dequantized; its blocks are re-derived and checked to
+        // reproduce the held values exactly (the reference rules are idempotent on them).
+        kernels::Format f{};
+        if (!kernels::parseFormat(report->embeddingFormat, f) || !kernels::isQuantized(f))
+            fail("embedding format " + report->embeddingFormat, "expected q8 or q4");
+        at::Tensor e = model.embedTokens.to(at::kCPU, at::kFloat).contiguous();
+        BlockMatrix q = requantizeExactly(e, f);
+        blockMatrixTensors("model.embed_tokens.weight", q, raw);
+    } else {
+        add("model.embed_tokens.weight", model.embedTokens);
+    }
     for (std::size_t b = 0; b < model.blocks.size(); ++b) {
         const auto& blk = model.blocks[b];
         const std::string p = "model.layers." + std::to_string(b) + ".";
@@ -834,8 +898,17 @@ CompressionReport compressModelDir(const std::string& modelDir, const std::strin
             fail("--store-dtype " + opts.storeDtype, "expected F32, F16, BF16 or source");
         }
     }
+    const bool byteBudget = opts.targetBits > 0 || opts.targetBytes > 0;
+    CompressOptions run = opts;
+    if (byteBudget) {
+        // The budget counts 16-bit floats for every tensor that is not an encoded matrix.
+        if (store && *store == DType::F32 && opts.storeDtype != "source")
+            fail("--store-dtype " + opts.storeDtype, "a byte budget stores 16-bit floats; use F16, BF16 or source");
+        if (!store || *store == DType::F32) store = DType::F16;
+        run.storeDtype = dtypeName(*store);
+    }
     PhiModel model = loadPhiModel(ckpt, LoadOptions(), ctx);
-    CompressionReport report = compressModel(model, opts, ctx);
+    CompressionReport report = compressModel(model, run, ctx);
     buildDirectoryAtomically(outDir, [&](const std::string& tmp) {
         writeModelFiles(model, tmp, &report, store);
         for (const char* extra : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",

@@ -5,6 +5,7 @@
 #include "io/safetensors.h"
 #include "model/phi_model.h"
 
+#include <functional>
 #include <optional>
 
 namespace qcw {
@@ -29,6 +30,17 @@ std::vector<GroupInfo> groupInfos(PhiModel& model, const CompressOptions& opts);
 
 // The fraction of each compressible group's weights that may be kept to reach the target.
 double groupKeepFraction(const PhiModel& model, const std::vector<Group>& groups, double keepFraction);
+
+// Calls `visit` with the Gram matrix X^T X (float64, CPU) of the inputs of every linear map
+// that may be compressed (model.layers.N.*, lm_head), block by block over the calibration
+// windows on the original model; q, k, v and fc1 share one tensor.
+void forEachCalibrationGram(PhiModel& model, const std::vector<std::vector<std::int64_t>>& windows, const RunContext& ctx,
+                            const std::function<void(const std::string&, const at::Tensor&)>& visit);
+// The calibration windows of `o`, checked against the model (ids, one length, >= 64 tokens).
+std::vector<std::vector<std::int64_t>> checkedCalibration(const PhiModel& model, const CompressOptions& o);
+
+// The byte-budget compression (budget.cpp): called by compressModel when a target is set.
+CompressionReport compressToBudget(PhiModel& model, const CompressOptions& opts, const RunContext& ctx);
 
 CompressionReport compressModel(PhiModel& model, const CompressOptions& opts, const RunContext& ctx = RunContext::none());
 

@@ -52,6 +52,21 @@ struct CompressOptions {
     // (F16 for phi-1.5), which halves the file against F32; a source stored in anything else
     // keeps the compute dtype.
     std::string storeDtype;
+    // A byte budget instead of a parameter budget (budget.h): per matrix (the token embedding
+    // included) a choice of encoding (16-bit, 8-/4-bit blocks, low-rank with quantized
+    // factors, 4-bit plus a low-rank correction) so that model.safetensors, every byte counted,
+    // fits. targetBits: bits per original parameter (the GGUF habit); targetBytes: bytes. The
+    // first that is > 0 applies; keepFraction and method are then not used.
+    double targetBits = 0;
+    std::int64_t targetBytes = 0;
+    // "search": the joint (method, rank, bits) allocation minimising the predicted calibration
+    // loss (budgetSolver: exact, greedy, anneal or sqa); "uniform": every matrix the same bits
+    // per parameter, each its best encoding at that size.
+    // "auto" (the default): search with calibration, uniform without.
+    std::string allocation = "auto";
+    std::string budgetSolver = "exact";
+    bool gptq = true;            // error-feedback quantization under calibration (else rounding)
+    bool correctionPass = true;  // measure the chosen allocation, re-weight, keep the better one
 };
 
 struct LayerReport {
@@ -65,6 +80,7 @@ struct LayerReport {
     double int8Error = -1; // with int8 factors: ||LR - dequant(LR)|| / ||LR||, else -1
     double outErrorBeforeRefine = -1;  // the same right after truncation, when refined
     std::string whitening;
+    std::int64_t bytes = -1;  // byte budgets: bytes this matrix stores (weights, factors, scales)
 };
 
 struct CompressionReport {
@@ -76,6 +92,15 @@ struct CompressionReport {
     int refineSteps = 0;
     std::vector<LayerReport> layers;
     double seconds = 0;
+    // Byte budgets (budget.h).
+    std::int64_t budgetBytes = 0;        // the target for model.safetensors
+    std::int64_t plannedBytes = 0;       // what the allocation plans to store (header estimate included)
+    std::string allocation;              // "search" or "uniform"
+    std::string embeddingFormat;         // "q8", "q4" or "" (as the other float tensors)
+    double baseLoss = -1;                // calibration loss of the original model (nats/token)
+    double predictedLossIncrease = -1;   // the allocation's, by the additive model
+    double measuredLossIncrease = -1;    // the same measured on the calibration windows
+    int correctionRounds = 0;            // re-weightings that were measured
 };
 
 // One compressible group as the rank search sees it.

@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "model/encoded.h"
 #include "model/factorized.h"
 #include "model/packed.h"
 #include "model/quantized.h"
@@ -188,7 +189,7 @@ public:
     }
     bool stored(const std::string& name) const {
         return f.has(name + ".weight") || f.has(name + ".lowrank_left") || f.has(name + ".tucker_core") ||
-               f.has(name + ".tt_core_0") || f.has(name + ".qweight");
+               f.has(name + ".tt_core_0") || f.has(name + ".qweight") || hasEncodedLinear(ckpt, name);
     }
 
     // A float tensor of exactly this shape, packed (the checks of Fetcher::get).
@@ -213,6 +214,10 @@ public:
     }
 
     std::shared_ptr<LinearOp> build(const std::string& name, std::int64_t out, std::int64_t in) {
+        if (hasEncodedLinear(ckpt, name)) {  // 8-/4-bit blocks (model/encoded.h)
+            at::Tensor bias = f.has(name + ".bias") ? f.get(name + ".bias", {out}) : at::Tensor();
+            return loadEncodedLinear(ckpt, name, out, in, bias, packer != nullptr, f.dtype, device);
+        }
         if (f.has(name + ".qweight")) {
             const TensorView* v = ckpt.find(name + ".qweight");
             if (v->dtype != DType::I8 || v->shape != std::vector<std::int64_t>{out, in})
@@ -343,7 +348,9 @@ PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const Run
         return w;
     };
 
-    if (packed) {  // the embedding stays as stored: one row is read per token
+    if (hasBlockMatrix(ckpt, "model.embed_tokens.weight")) {  // 8-/4-bit blocks, held dequantized
+        m.embedTokens = readBlockMatrix(ckpt, "model.embed_tokens.weight", V, H).dequantize().to(packed ? at::kFloat : m.dtype).to(m.device);
+    } else if (packed) {  // the embedding stays as stored: one row is read per token
         const TensorView& e = builder.floatView("model.embed_tokens.weight", {V, H});
         if (e.dtype == DType::F64) {
             m.embedTokens = f.get("model.embed_tokens.weight", {V, H});
@@ -376,7 +383,9 @@ PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const Run
         m.lmHead = linear("lm_head", V, H);
     } else if (c.tieWordEmbeddings) {
         at::Tensor bias = f.has("lm_head.bias") ? f.get("lm_head.bias", {V}) : at::Tensor();
-        if (packed) m.lmHead = std::make_shared<PackedLinear>(packer.floatMatrix(*ckpt.find("model.embed_tokens.weight")), bias);
+        if (packed && hasBlockMatrix(ckpt, "model.embed_tokens.weight"))
+            m.lmHead = std::make_shared<PackedLinear>(readBlockMatrix(ckpt, "model.embed_tokens.weight", V, H).packed(), bias);
+        else if (packed) m.lmHead = std::make_shared<PackedLinear>(packer.floatMatrix(*ckpt.find("model.embed_tokens.weight")), bias);
         else m.lmHead = std::make_shared<DenseLinear>(m.embedTokens, bias);
     } else {
         fail(ckpt.dir(), "tensor 'lm_head.weight' is missing from the checkpoint");

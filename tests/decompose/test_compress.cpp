@@ -331,6 +331,7 @@ private slots:
             RankSearchOptions o;
             o.keepFraction = 0.5;
             o.solver = solver;
+            o.weighting = "spectral";  // a real search (the data-free default is uniform ranks)
             std::vector<std::map<std::string, int>> seen;
             o.onAllocation = [&](const std::map<std::string, int>& ranks, long long) { seen.push_back(ranks); };
             RunContext ctx;
