@@ -40,7 +40,14 @@ inline float expApprox(float x) {
     return p * two * (ni > 127 ? 2.f : 1.f);
 }
 
-void attendRow(const DecodeAttention& a, std::int64_t b, int h, std::vector<float>& p) {
+// One version per instruction set, picked by the loader at run time (GCC's target_clones).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define QCW_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define QCW_CLONES
+#endif
+
+QCW_CLONES void attendRow(const DecodeAttention& a, std::int64_t b, int h, std::vector<float>& p) {
     const int group = a.heads / a.kvHeads;
     const int kvh = h / group;
     const std::int64_t hd = a.headDim;
@@ -90,7 +97,7 @@ void decodeAttention(const DecodeAttention& a) {
     });
 }
 
-void geluTanhInPlace(float* y, std::int64_t n) {
+QCW_CLONES void geluTanhInPlace(float* y, std::int64_t n) {
     constexpr float k2 = 2.f * 0.7978845608028654f;  // 2 sqrt(2 / pi)
     for (std::int64_t i = 0; i < n; ++i) {
         const float v = y[i];
