@@ -165,25 +165,6 @@ std::vector<EncodedMatrix> encodeAll(const at::Tensor& w, const at::Tensor& bias
 
 namespace {
 
-double meanLoss(const PhiModel& model, const at::Tensor& ids, const RunContext& ctx) {
-    constexpr std::int64_t kBatch = 4;
-    double sum = 0;
-    std::int64_t count = 0;
-    for (std::int64_t b = 0; b < ids.size(0); b += kBatch) {
-        ctx.checkCancelled();
-        at::Tensor chunk = ids.slice(0, b, std::min(ids.size(0), b + kBatch));
-        ForwardArgs a;
-        a.inputIds = chunk;
-        at::Tensor logits = model.forward(a).to(at::kFloat);
-        const std::int64_t V = logits.size(-1);
-        at::Tensor pred = logits.slice(1, 0, logits.size(1) - 1).reshape({-1, V});
-        at::Tensor target = chunk.slice(1, 1).reshape({-1});
-        sum += at::cross_entropy_loss(pred, target, {}, at::Reduction::Sum).item<double>();
-        count += target.numel();
-    }
-    return sum / double(count);
-}
-
 // One allocation unit: a linear map, or the token embedding (slot == nullptr).
 struct Unit {
     std::string name;
@@ -324,14 +305,14 @@ CompressionReport compressToBudget(PhiModel& model, const CompressOptions& o, co
         std::vector<std::int64_t> flat;
         for (std::size_t i = 0; i < nw; ++i) flat.insert(flat.end(), windows[i].begin(), windows[i].end());
         ids = at::from_blob(flat.data(), {static_cast<std::int64_t>(nw), static_cast<std::int64_t>(windows[0].size())}, at::kLong).clone();
-        report.baseLoss = meanLoss(model, ids, ctx);
+        report.baseLoss = meanNextTokenLoss(model, ids, ctx);
         for (auto& u : units) {
             if (!weighted) break;
             double dl = 0, de = 0;
             for (auto& [approx, err] : u.probes) {
                 if (u.slot) *u.slot = std::make_shared<DenseLinear>(approx.to(model.dtype), u.original->bias());
                 else model.embedTokens = approx.to(model.dtype);
-                dl += std::max(0.0, meanLoss(model, ids, ctx) - report.baseLoss);
+                dl += std::max(0.0, meanNextTokenLoss(model, ids, ctx) - report.baseLoss);
                 de += err;
             }
             if (u.slot) *u.slot = u.original;
@@ -429,7 +410,7 @@ CompressionReport compressToBudget(PhiModel& model, const CompressOptions& o, co
     auto chosen = install(sol, layers);
     report.plannedBytes = sol.bytes + fixed;
     report.predictedLossIncrease = weighted ? sol.objective : -1;
-    if (calibrated) report.measuredLossIncrease = meanLoss(model, ids, ctx) - report.baseLoss;
+    if (calibrated) report.measuredLossIncrease = meanNextTokenLoss(model, ids, ctx) - report.baseLoss;
 
     if (calibrated && o.correctionPass && allocation == "search") {
         // Correction: each matrix's chosen encoding measured alone (the others original); the
@@ -446,7 +427,7 @@ CompressionReport compressToBudget(PhiModel& model, const CompressOptions& o, co
             if (err > 1e-9) {
                 if (u.slot) *u.slot = chosen.at(u.name);
                 else model.embedTokens = chosenEmbedding;
-                const double dl = meanLoss(model, ids, ctx) - report.baseLoss;
+                const double dl = meanNextTokenLoss(model, ids, ctx) - report.baseLoss;
                 if (u.slot) *u.slot = u.original;
                 else model.embedTokens = u.embedding.to(model.dtype);
                 if (dl > 0) problem.groups[gi].weight = dl / err;
@@ -459,7 +440,7 @@ CompressionReport compressToBudget(PhiModel& model, const CompressOptions& o, co
             std::vector<LayerReport> layers2;
             std::string embFirst = report.embeddingFormat;
             auto chosen2 = install(again, layers2);
-            const double measured2 = meanLoss(model, ids, ctx) - report.baseLoss;
+            const double measured2 = meanNextTokenLoss(model, ids, ctx) - report.baseLoss;
             if (measured2 < report.measuredLossIncrease) {
                 layers = std::move(layers2);
                 report.measuredLossIncrease = measured2;

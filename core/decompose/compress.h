@@ -36,6 +36,9 @@ double groupKeepFraction(const PhiModel& model, const std::vector<Group>& groups
 // windows on the original model; q, k, v and fc1 share one tensor.
 void forEachCalibrationGram(PhiModel& model, const std::vector<std::vector<std::int64_t>>& windows, const RunContext& ctx,
                             const std::function<void(const std::string&, const at::Tensor&)>& visit);
+// Mean next-token cross-entropy (nats/token) of `model` over windows of ids [N, T], a few
+// windows per forward pass; cancellable between passes (defined in sensitivity.cpp).
+double meanNextTokenLoss(const PhiModel& model, const at::Tensor& ids, const RunContext& ctx);
 // The calibration windows of `o`, checked against the model (ids, one length, >= 64 tokens).
 std::vector<std::vector<std::int64_t>> checkedCalibration(const PhiModel& model, const CompressOptions& o);
 

@@ -1,6 +1,7 @@
 #include "decompose/sensitivity.h"
 
 #include "common/error.h"
+#include "decompose/compress.h"
 #include "decompose/decompose.h"
 #include "io/checkpoint.h"
 #include "model/factorized.h"
@@ -14,11 +15,8 @@
 
 namespace qcw {
 
-namespace {
-
-// Mean next-token cross-entropy over all windows, a few windows per forward pass; cancellable
-// between passes.
-double meanLoss(const PhiModel& model, const at::Tensor& ids, const RunContext& ctx) {
+// Declared in decompose/compress.h (shared with the byte-budget pipeline, budget.cpp).
+double meanNextTokenLoss(const PhiModel& model, const at::Tensor& ids, const RunContext& ctx) {
     constexpr std::int64_t kBatch = 4;
     double sum = 0;
     std::int64_t count = 0;
@@ -36,8 +34,6 @@ double meanLoss(const PhiModel& model, const at::Tensor& ids, const RunContext& 
     }
     return sum / double(count);
 }
-
-}  // namespace
 
 TruncationLoss measureTruncationLoss(const std::string& modelDir, const std::vector<TruncationProbe>& probes,
                                      const std::vector<std::vector<std::int64_t>>& windows, const RunContext& ctx,
@@ -78,7 +74,7 @@ TruncationLoss measureTruncationLoss(const std::string& modelDir, const std::vec
     TruncationLoss out;
     out.tokens = static_cast<std::int64_t>(windows.size() * (len - 1));
     ctx.checkCancelled();
-    out.baseLoss = meanLoss(model, ids, ctx);
+    out.baseLoss = meanNextTokenLoss(model, ids, ctx);
     std::string svdGroup;  // the matrix whose SVD `svd` holds (probes of one matrix come together)
     LowRankResult svd;
     for (std::size_t i = 0; i < probes.size(); ++i) {
@@ -96,7 +92,7 @@ TruncationLoss measureTruncationLoss(const std::string& modelDir, const std::vec
         slot = std::make_shared<LowRankLinear>(svd.left.slice(1, 0, r).to(model.device, model.dtype),
                                                svd.right.slice(0, 0, r).to(model.device, model.dtype), dense->bias());
         try {
-            out.loss.push_back(meanLoss(model, ids, ctx));
+            out.loss.push_back(meanNextTokenLoss(model, ids, ctx));
         } catch (...) {
             slot = dense;
             throw;
