@@ -127,7 +127,13 @@ QCW_COMMAND(50) {
             qcw::fail(*tb ? "--target-bits" : "--target-size",
                       "chooses every matrix's encoding itself; drop --method, --solver, --ranks and --int8-factors");
         c.calibration = o->calib.load(o->model, o->seed);
-        if (o->weighting == "auto") o->weighting = c.calibration.empty() ? "uniform" : "loss";
+        // A solver asked for without calibration data searches the spectral objective (uniform
+        // weighting would hand back uniform ranks and ignore the solver).
+        if (o->weighting == "auto")
+            o->weighting = !c.calibration.empty() ? "loss" : !o->solver.empty() ? "spectral" : "uniform";
+        if (!o->solver.empty() && !*wopt && c.calibration.empty())
+            std::fprintf(stderr, "note: no calibration data: --solver %s searches the spectral objective, which can starve "
+                                 "lm_head; --calib-data DIR searches the measured loss\n", o->solver.c_str());
         if (*wopt && o->solver.empty())
             qcw::fail("--weighting " + o->weighting, "weights the rank search; give --solver too");
         if (!o->solver.empty()) {

@@ -28,7 +28,7 @@ QCW_COMMAND(40) {
     o->calib.addTo(sub);
     sub->add_option("--device", o->device, "With --weighting loss: where the forward passes run (cpu, cuda or cuda:N)");
     sub->add_flag("--json", o->json, "Print one JSON object on stdout");
-    sub->callback([o] {
+    sub->callback([o, sub] {
         qcw::RankSearchOptions r;
         r.keepFraction = o->target;
         r.solver = o->solver;
@@ -37,6 +37,13 @@ QCW_COMMAND(40) {
         r.weighting = o->weighting;
         r.device = o->device;
         r.calibration = o->calib.load(o->model, o->seed);
+        // A solver asked for without calibration data searches the spectral objective (the
+        // default, uniform ranks, would ignore it).
+        if (o->weighting == "auto" && r.calibration.empty() && sub->get_option("--solver")->count() > 0) {
+            r.weighting = "spectral";
+            std::fprintf(stderr, "note: no calibration data: --solver %s searches the spectral objective, which can "
+                                 "starve lm_head; --calib-data DIR searches the measured loss\n", o->solver.c_str());
+        }
         if (!r.calibration.empty() && r.weighting != "loss" && r.weighting != "auto")
             qcw::fail("calibration", "is used by --weighting loss only");
         auto res = qcw::searchRanks(o->model, r, qcw::cli::interruptibleContext());
