@@ -75,6 +75,7 @@ struct ContinuousBatcher::Impl {
     std::atomic<std::int64_t> steps{0}, rowSteps{0};
     std::atomic<int> maxSeen{0};
     std::atomic<std::int64_t> shiftsRight{0}, shiftsLeft{0};
+    std::function<void(std::int64_t)> afterStep;  // tests only
 
     // Batch state, touched by the batch thread only.
     std::vector<Row> rows;
@@ -278,7 +279,10 @@ struct ContinuousBatcher::Impl {
                 }
             }
             try {
-                if (!rows.empty()) step();
+                if (!rows.empty()) {
+                    step();
+                    if (afterStep) afterStep(steps.load());
+                }
             } catch (...) {
                 failAll(std::current_exception());
             }
@@ -341,5 +345,10 @@ std::int64_t ContinuousBatcher::rowSteps() const { return impl_->rowSteps; }
 int ContinuousBatcher::maxRowsSeen() const { return impl_->maxSeen; }
 std::int64_t ContinuousBatcher::rightShifts() const { return impl_->shiftsRight; }
 std::int64_t ContinuousBatcher::compactions() const { return impl_->shiftsLeft; }
+int ContinuousBatcher::pendingCount() const {
+    std::lock_guard<std::mutex> lock(impl_->m);
+    return static_cast<int>(impl_->pending.size());
+}
+void ContinuousBatcher::setAfterStepForTest(std::function<void(std::int64_t)> hook) { impl_->afterStep = std::move(hook); }
 
 }  // namespace qcw::serve

@@ -46,6 +46,11 @@ public:
     // because the shared slot reached the context's end.
     std::int64_t rightShifts() const;
     std::int64_t compactions() const;
+    // Tests: requests waiting for a row, and a function the batch thread calls after each step
+    // with the steps taken so far (set before the first request; it may block the batch thread
+    // to make a join land at a chosen step).
+    int pendingCount() const;
+    void setAfterStepForTest(std::function<void(std::int64_t)> hook);
 
     struct Impl;
 

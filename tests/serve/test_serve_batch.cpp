@@ -10,6 +10,7 @@
 #include <QtTest>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -105,6 +106,18 @@ private slots:
                                  {prompt(70, 2), greedy(50), {}},   // joins when the slot is near 10
                                  {prompt(6, 3), sampled, {}}};      // joins after job 0's 40th token
         Gate second, third;
+        // The batch thread waits (at most 10 s) after job 0's 5th and 40th steps until the next
+        // job is queued, so each join lands where the test wants it however fast the steps run.
+        std::atomic<int> joined{1};
+        b.setAfterStepForTest([&](std::int64_t step) {
+            const int want = step == 5 ? 2 : step == 40 ? 3 : 0;
+            if (!want) return;
+            const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+            while (joined.load() < want && std::chrono::steady_clock::now() < until)
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
+            while (b.pendingCount() == 0 && std::chrono::steady_clock::now() < until)
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
+        });
         std::mutex errM;
         QStringList errors;
         auto guarded = [&](auto f) {
@@ -126,6 +139,7 @@ private slots:
             third.release();
         }); });
         second.wait();
+        joined = 2;
         std::thread t1([&] { guarded([&] {
             b.run(jobs[1].p, jobs[1].g, [&](std::int64_t t) {
                 jobs[1].got.push_back(t);
@@ -133,6 +147,7 @@ private slots:
             });
         }); });
         third.wait();
+        joined = 3;
         std::thread t2([&] { guarded([&] {
             b.run(jobs[2].p, jobs[2].g, [&](std::int64_t t) {
                 jobs[2].got.push_back(t);
