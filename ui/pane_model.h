@@ -2,11 +2,14 @@
 // The model pane: what is in the open snapshot (summary, memory fit, layer tree) and the
 // singular-value spectrum of the weight matrix selected in the tree, computed on a worker
 // thread through core's torch-free facade (decompose/spectra_api.h), with a draggable
-// "keep rank r" line that shows what a rank-r truncation would cost and save.
+// "keep rank r" line that shows what a rank-r truncation would cost and save. The pane wires
+// its parts: ModelSummaryBox, MemoryFitBox, LayerTreeView + LayerFilterBar and
+// MatrixSpectrumBox (which draws with the shared SpectrumView).
 #include "ui/pane.h"
 
 #include "common/run_context.h"
 #include "decompose/spectra_api.h"
+#include "ui/matrix_spectrum_box.h"  // KeepRankSummary
 
 #include <QString>
 
@@ -17,24 +20,11 @@
 
 namespace qcw::ui {
 
-// What keeping the r largest singular values of an m x n matrix means.
-struct KeepRankSummary {
-    int rank = 0;                // r
-    int fullRank = 0;            // min(m, n): the number of singular values
-    long long rows = 0, cols = 0;
-    double relativeError = 0;    // ||W - W_r||_F / ||W||_F = sqrt(sum_{i>r} s_i^2 / sum s_i^2)
-    long long params = 0;        // r (m + n): the two factors
-    long long denseParams = 0;   // m n
-    double keptFraction = 0;     // params / denseParams (above 1 when the factors are larger)
-    QString text;                // the line the pane shows
-};
-
 class ModelPane : public Pane {
     Q_OBJECT
 public:
     // Computes one matrix's spectrum; runs on a worker thread, may throw qcw::Error.
-    using SpectrumFn = std::function<qcw::MatrixSpectrum(const std::string& modelDir, const std::string& tensor,
-                                                         qcw::RunContext&)>;
+    using SpectrumFn = MatrixSpectrumBox::SpectrumFn;
 
     ModelPane(const PaneContext& context, QWidget* parent = nullptr);
     ~ModelPane() override;

@@ -13,26 +13,33 @@ namespace qcw::ui {
 
 namespace {
 template <class P>
-PaneInfo pane(const char* id, const char* title, const char* description) {
+PaneInfo pane(const char* id, const char* title, const char* description, PaneScripts scripts = {}) {
     return {id, title, description,
-            [](const PaneContext& context, QWidget* parent) -> Pane* { return new P(context, parent); }};
+            [](const PaneContext& context, QWidget* parent) -> Pane* { return new P(context, parent); },
+            std::move(scripts)};
 }
 }  // namespace
 
 const std::vector<PaneInfo>& registeredPanes() {
     static const std::vector<PaneInfo> panes = {
         pane<ModelPane>("model", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Model"),
-                        QT_TRANSLATE_NOOP("qcw::ui::Panes", "Open a model and inspect its layers")),
+                        QT_TRANSLATE_NOOP("qcw::ui::Panes", "Open a model and inspect its layers"),
+                        modelPaneScripts()),
         pane<CompressionPane>("compression", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Compression"),
-                              QT_TRANSLATE_NOOP("qcw::ui::Panes", "Search ranks and compress the open model")),
+                              QT_TRANSLATE_NOOP("qcw::ui::Panes", "Search ranks and compress the open model"),
+                              compressionPaneScripts()),
         pane<DocumentsPane>("documents", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Documents"),
-                            QT_TRANSLATE_NOOP("qcw::ui::Panes", "Read and scrub corporate documents into a training dataset")),
+                            QT_TRANSLATE_NOOP("qcw::ui::Panes", "Read and scrub corporate documents into a training dataset"),
+                            documentsPaneScripts()),
         pane<FineTunePane>("fine-tuning", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Fine-tuning"),
-                           QT_TRANSLATE_NOOP("qcw::ui::Panes", "Train or distil a model on a dataset, with live curves")),
+                           QT_TRANSLATE_NOOP("qcw::ui::Panes", "Train or distil a model on a dataset, with live curves"),
+                           fineTuningPaneScripts()),
         pane<EvaluationPane>("evaluation", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Evaluation"),
-                             QT_TRANSLATE_NOOP("qcw::ui::Panes", "Read a size/quality/speed report: the brief's targets, Pareto charts, every model measured")),
+                             QT_TRANSLATE_NOOP("qcw::ui::Panes", "Read a size/quality/speed report: the brief's targets, Pareto charts, every model measured"),
+                             evaluationPaneScripts()),
         pane<ChatPane>("chat", QT_TRANSLATE_NOOP("qcw::ui::Panes", "Chat"),
-                       QT_TRANSLATE_NOOP("qcw::ui::Panes", "Ask the original and a compressed model side by side")),
+                       QT_TRANSLATE_NOOP("qcw::ui::Panes", "Ask the original and a compressed model side by side"),
+                       chatPaneScripts()),
     };
     return panes;
 }
