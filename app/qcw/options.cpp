@@ -90,53 +90,68 @@ bool hasArg(int argc, char** argv, const char* name) {
     return false;
 }
 
+// One row of the table.
+Option row(const char* name, const char* valueName, const char* help, Kind kind = Kind::Pane, const char* pane = nullptr,
+           std::function<int(const QCommandLineParser&)> handler = {}, bool needsNoDisplay = false, bool offscreen = false) {
+    Option o;
+    o.name = name;
+    o.valueName = valueName;
+    o.help = help;
+    o.kind = kind;
+    o.pane = pane;
+    o.handler = std::move(handler);
+    o.needsNoDisplay = needsNoDisplay;
+    o.offscreen = offscreen;
+    return o;
+}
+
 }  // namespace
 
 const std::vector<Option>& options() {
     static const QByteArray paneText = paneHelp();
     static const std::vector<Option> table = {
-        {"screenshot", "file",
-         "Render the window offscreen with the model loaded, write it to <file> as PNG and exit.", Kind::Pane,
-         nullptr, {}, false, true},
-        {"pane", "id", paneText.constData(), Kind::Pane},
-        {"chat-prompt", "text", "With --screenshot --pane chat: ask <text> before grabbing.", Kind::Pane, "chat"},
-        {"chat-compressed", "dir", "With --pane chat: the compressed model to compare with.", Kind::Pane, "chat"},
-        {"chat-tuned", "dir", "With --pane chat: the compressed + fine-tuned model.", Kind::Pane, "chat"},
-        {"chat-serve", nullptr,
-         "With --screenshot --pane chat: switch Serve on (127.0.0.1, any free port), send it one chat completion, "
-         "grab once it is logged.",
-         Kind::Pane, "chat"},
-        {"documents", "path", "Add <path> (a file or folder) to the documents pane; repeatable.", Kind::Pane,
-         "documents"},
-        {"documents-exclude", "glob",
-         "Documents pane: skip files whose relative path or name matches <glob>; repeatable.", Kind::Pane,
-         "documents"},
-        {"documents-select", "rel",
-         "With --screenshot --pane documents: preview the document <rel> (as listed) before grabbing.", Kind::Pane,
-         "documents"},
-        {"tune-data", "dir",
-         "Fine-tuning pane: the dataset folder. With --screenshot --pane fine-tuning: train on it before grabbing.",
-         Kind::Pane, "fine-tuning"},
-        {"tune-steps", "n", "Fine-tuning pane: optimizer steps.", Kind::Check, "fine-tuning",
-         integerAtLeast("tune-steps", 1)},
-        {"tune-lora-rank", "r", "Fine-tuning pane: LoRA rank (0: all weights).", Kind::Check, "fine-tuning",
-         integerAtLeast("tune-lora-rank", 0)},
-        {"report", "dir", "Evaluation pane: the report folder to read (holding pareto.json).", Kind::Pane,
-         "evaluation"},
-        {"report-plots", "dir",
-         "Draw <dir>/pareto.json offscreen into <dir>/quality_vs_params.png, <dir>/quality_vs_decode.png and "
-         "<dir>/targets.md, then exit.",
-         Kind::Exit, nullptr, reportPlots, false, true},
-        {"theme", "name", "Colour theme for this run: system, light or dark.", Kind::Check, nullptr, checkTheme},
-        {"list-plugins", nullptr, "Print one line per plugin found and exit.", Kind::Exit, nullptr, listPlugins, true},
-        {"model-select", "name",
-         "With --screenshot (model pane): show the spectrum of matrix <name> (default: the first MLP fc1 weight) "
-         "before grabbing.",
-         Kind::Pane, "model"},
-        {"compare-layer", "name",
-         "With --screenshot --pane compression: after compressing, show layer <name>'s spectrum before and after "
-         "(e.g. model.layers.0.mlp.fc1) before grabbing.",
-         Kind::Pane, "compression"},
+        row("screenshot", "file",
+            "Render the window offscreen with the model loaded, write it to <file> as PNG and exit.", Kind::Pane,
+            nullptr, {}, false, true),
+        row("pane", "id", paneText.constData(), Kind::Pane),
+        row("chat-prompt", "text", "With --screenshot --pane chat: ask <text> before grabbing.", Kind::Pane, "chat"),
+        row("chat-compressed", "dir", "With --pane chat: the compressed model to compare with.", Kind::Pane, "chat"),
+        row("chat-tuned", "dir", "With --pane chat: the compressed + fine-tuned model.", Kind::Pane, "chat"),
+        row("chat-serve", nullptr,
+            "With --screenshot --pane chat: switch Serve on (127.0.0.1, any free port), send it one chat completion, "
+            "grab once it is logged.",
+            Kind::Pane, "chat"),
+        row("documents", "path", "Add <path> (a file or folder) to the documents pane; repeatable.", Kind::Pane,
+            "documents"),
+        row("documents-exclude", "glob",
+            "Documents pane: skip files whose relative path or name matches <glob>; repeatable.", Kind::Pane,
+            "documents"),
+        row("documents-select", "rel",
+            "With --screenshot --pane documents: preview the document <rel> (as listed) before grabbing.", Kind::Pane,
+            "documents"),
+        row("tune-data", "dir",
+            "Fine-tuning pane: the dataset folder. With --screenshot --pane fine-tuning: train on it before grabbing.",
+            Kind::Pane, "fine-tuning"),
+        row("tune-steps", "n", "Fine-tuning pane: optimizer steps.", Kind::Check, "fine-tuning",
+            integerAtLeast("tune-steps", 1)),
+        row("tune-lora-rank", "r", "Fine-tuning pane: LoRA rank (0: all weights).", Kind::Check, "fine-tuning",
+            integerAtLeast("tune-lora-rank", 0)),
+        row("report", "dir", "Evaluation pane: the report folder to read (holding pareto.json).", Kind::Pane,
+            "evaluation"),
+        row("report-plots", "dir",
+            "Draw <dir>/pareto.json offscreen into <dir>/quality_vs_params.png, <dir>/quality_vs_decode.png and "
+            "<dir>/targets.md, then exit.",
+            Kind::Exit, nullptr, reportPlots, false, true),
+        row("theme", "name", "Colour theme for this run: system, light or dark.", Kind::Check, nullptr, checkTheme),
+        row("list-plugins", nullptr, "Print one line per plugin found and exit.", Kind::Exit, nullptr, listPlugins, true),
+        row("model-select", "name",
+            "With --screenshot (model pane): show the spectrum of matrix <name> (default: the first MLP fc1 weight) "
+            "before grabbing.",
+            Kind::Pane, "model"),
+        row("compare-layer", "name",
+            "With --screenshot --pane compression: after compressing, show layer <name>'s spectrum before and after "
+            "(e.g. model.layers.0.mlp.fc1) before grabbing.",
+            Kind::Pane, "compression"),
     };
     return table;
 }

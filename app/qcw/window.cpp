@@ -84,16 +84,20 @@ int runScreenshot(QCoreApplication& app, const QCommandLineParser& parser, QStri
 
     const qcw::ui::PaneStartup startup{parser, defaultResultsDir()};
     QTemporaryDir scratch;  // what the pane writes (a compressed or trained model) goes here
-    qcw::ui::ScreenshotRun run{startup, window, scratch.isValid() ? scratch.path() : QString()};
-    run.grab = [&window, &outPath] {
+    auto grab = [&window, &outPath] {
         // Let the panes lay out the new model (or the results) before grabbing.
         QTimer::singleShot(50, &window, [&window, &outPath] {
             QCoreApplication::exit(writeScreenshot(window, outPath) ? 0 : 1);
         });
     };
-    run.report = printError;
-    run.exit = [](int status) { QCoreApplication::exit(status); };
-    run.configurePanes = [&window, &startup] { configurePanes(window, startup); };
+    qcw::ui::ScreenshotRun run{startup,
+                               window,
+                               scratch.isValid() ? scratch.path() : QString(),
+                               grab,
+                               printError,
+                               [](int status) { QCoreApplication::exit(status); },
+                               [&window, &startup] { configurePanes(window, startup); },
+                               120000};  // a script may allow more (training)
     qcw::ui::ScreenshotPlan plan;
     for (const auto& info : qcw::ui::registeredPanes())
         if (window.currentPane() == QLatin1String(info.id) && info.scripts.screenshot)
