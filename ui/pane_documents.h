@@ -6,7 +6,8 @@
 // secrets found, per kind and per file. Selecting a document previews its scrubbed text with
 // every redaction highlighted (the placeholder, never the secret; a tooltip names the rule).
 // "Build dataset…" writes the dataset folder with the core's writer (atomic; the documents
-// are only ever read).
+// are only ever read). The pane wires its parts: DocumentsOptionsBar, DocumentList,
+// DocumentPreview, DatasetReport and the background job (documents_job.h).
 #include "ui/pane.h"
 
 #include <QStringList>

@@ -4,7 +4,8 @@
 // background thread (train/train_api.h); the pane draws the training loss, the held-out loss
 // and the learning rate live, with tokens/s, step x / N and the time left. Stop cancels at the
 // next step (the core writes a checkpoint first); Resume continues from the newest checkpoint
-// in the output folder. At the end the core exports the trained model to OUT/model.
+// in the output folder. At the end the core exports the trained model to OUT/model. The pane
+// runs the job; its fields are a FineTuneForm (finetune_form.h), its plot TrainingCurves.
 #include "ui/pane.h"
 
 #include <QString>
