@@ -68,7 +68,7 @@ private slots:
     void helpListsEveryOptionAndPane() {
         QCommandLineParser parser;
         QVERIFY(parse(parser, {}));
-        const QString help = parser.helpText();
+        const QString help = parser.helpText().simplified();  // as one line: the help wraps
         for (const Option& o : qcw::app::options()) {
             QVERIFY2(help.contains(QStringLiteral("--") + QString::fromLatin1(o.name)), o.name);
             QVERIFY2(help.contains(QString::fromUtf8(o.help).left(30)), o.name);
