@@ -423,8 +423,11 @@ QWidget* CompressionPane::Impl::buildControls() {
     form->addRow(methodTitle, methodRow);
     pluginTitle = new QLabel(CompressionPane::tr("Plugin settings:"));
     form->addRow(pluginTitle, pluginSettings);
-    pluginTitle->setVisible(false);
-    pluginSettings->setVisible(false);
+    // The first entry may already carry a wrapping plugin's settings (the SVD plugin's under svd).
+    const auto initialPlugin = plugins.find(methodId());
+    if (initialPlugin != plugins.end()) pluginSettings->setCurrentWidget(initialPlugin->second.second);
+    pluginTitle->setVisible(initialPlugin != plugins.end());
+    pluginSettings->setVisible(initialPlugin != plugins.end());
 
     calibrate = new QCheckBox(CompressionPane::tr("Calibrate on random tokens"));
     calibrate->setObjectName(QStringLiteral("calibrate-random"));
