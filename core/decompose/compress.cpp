@@ -231,7 +231,7 @@ void forEachCalibrationGram(PhiModel& model, const std::vector<std::vector<std::
     visit("lm_head", at::matmul(x.t(), x));
 }
 
-// --- shared by the strategies --------------------------------------------------------------------------------
+// --- shared by the strategies (decompose/strategies) -------------------------------------------
 
 double squaredRel(double e) { return e * e; }
 
