@@ -6,6 +6,9 @@
 //
 // Its JSON metadata (Q_PLUGIN_METADATA FILE) names it:
 //   {"id": "eigen-svd", "name": "Eigen SVD (example)", "version": "1.0", "description": "..."}
+// A plugin that wraps one of the core's strategies adds "strategy": "<core id>" (the table in
+// decompose/strategies/registry.cpp): the compression pane then shows its settings widget under
+// that strategy's entry instead of listing the plugin again.
 // See plugins/example for a complete one and README "Adding a decomposition".
 #include "decompose/compress_api.h"
 

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "train/train_data.h"
 #include "decompose/spectra_api.h"
+#include "decompose/strategies/registry.h"
 #include "io/inventory.h"
 
 #include <QAction>
@@ -61,26 +62,6 @@ namespace {
 // the metrics); the pane makes them, they never reach the core's progress.
 const char* const kAllocationStage = "allocation";
 
-struct MethodItem {
-    const char* id;
-    const char* label;
-    const char* tip;
-};
-const MethodItem kMethods[] = {
-    {"svd", QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "SVD"),
-     QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Truncated SVD of every matrix")},
-    {"asvd", QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Activation-aware SVD"),
-     QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "SVD whitened by calibration activations (needs calibration)")},
-    {"tucker", QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Tucker (Q/K/V per layer)"),
-     QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Q, K and V of each layer as one Tucker-2 stack with shared bases")},
-    {"tucker-xl", QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Tucker (across layers)"),
-     QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Each matrix type across all layers as one Tucker-2 stack")},
-    {"tt", QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Tensor train"),
-     QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Tensor-train (MPO) for fc1, fc2 and lm_head; SVD elsewhere")},
-    {"auto", QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Auto"),
-     QT_TRANSLATE_NOOP("qcw::ui::CompressionPane", "Per group, the candidate with the lowest error at its budget")},
-};
-
 struct SolverItem {
     const char* id;  // empty: uniform ranks, no search
     const char* label;
@@ -101,9 +82,7 @@ const SolverItem kSolvers[] = {
 
 QString tr(const char* text) { return QCoreApplication::translate("qcw::ui::CompressionPane", text); }
 
-bool searchableMethod(const QString& method) {
-    return method == QLatin1String("svd") || method == QLatin1String("asvd") || method == QLatin1String("plugin:svd");
-}
+bool searchableMethod(const QString& method) { return qcw::strategySearchable(method.toStdString()); }
 
 QString stageLabel(const std::string& stage) {
     if (stage == "spectra") return tr("Computing spectra");
@@ -384,20 +363,27 @@ QWidget* CompressionPane::Impl::buildControls() {
 
     method = new QComboBox;
     method->setObjectName(QStringLiteral("method-combo"));
-    for (const auto& m : kMethods) {
-        method->addItem(tr(m.label), QString::fromLatin1(m.id));
-        method->setItemData(method->count() - 1, tr(m.tip), Qt::ToolTipRole);
+    // The core's table of strategies (decompose/strategies/registry.h), in its order.
+    for (const auto& st : qcw::strategyInfos()) {
+        if (!st.listed) continue;
+        method->addItem(QString::fromStdString(st.name), QString::fromStdString(st.id));
+        method->setItemData(method->count() - 1, QString::fromStdString(st.description), Qt::ToolTipRole);
     }
-    // Decomposition plugins (see decomposition_plugin.h) follow the built-in methods, each with
-    // its own settings widget.
+    // Decomposition plugins (see decomposition_plugin.h): one that wraps a core strategy (its
+    // metadata's "strategy") gives that entry its settings widget; one with its own factorizer
+    // follows the table as an entry of its own.
     pluginSettings = new QStackedWidget;
     pluginSettings->setObjectName(QStringLiteral("plugin-settings"));
     pluginSettings->addWidget(new QWidget);  // page 0: no plugin chosen
     for (const auto& p : installedPlugins()) {
         if (!p.plugin) continue;
-        const QString id = QStringLiteral("plugin:") + p.id;
-        method->addItem(CompressionPane::tr("%1 (plugin)").arg(p.name), id);
-        method->setItemData(method->count() - 1, p.description, Qt::ToolTipRole);
+        const bool wraps = !p.strategy.isEmpty() && method->findData(p.strategy) >= 0;
+        const QString id = wraps ? p.strategy : QStringLiteral("plugin:") + p.id;
+        if (plugins.count(id)) continue;  // one settings widget per entry
+        if (!wraps) {
+            method->addItem(CompressionPane::tr("%1 (plugin)").arg(p.name), id);
+            method->setItemData(method->count() - 1, p.description, Qt::ToolTipRole);
+        }
         QWidget* w = p.plugin->createSettingsWidget(pluginSettings);
         if (!w) w = new QWidget(pluginSettings);
         pluginSettings->addWidget(w);
@@ -437,8 +423,11 @@ QWidget* CompressionPane::Impl::buildControls() {
     form->addRow(methodTitle, methodRow);
     pluginTitle = new QLabel(CompressionPane::tr("Plugin settings:"));
     form->addRow(pluginTitle, pluginSettings);
-    pluginTitle->setVisible(false);
-    pluginSettings->setVisible(false);
+    // The first entry may already carry a wrapping plugin's settings (the SVD plugin's under svd).
+    const auto initialPlugin = plugins.find(methodId());
+    if (initialPlugin != plugins.end()) pluginSettings->setCurrentWidget(initialPlugin->second.second);
+    pluginTitle->setVisible(initialPlugin != plugins.end());
+    pluginSettings->setVisible(initialPlugin != plugins.end());
 
     calibrate = new QCheckBox(CompressionPane::tr("Calibrate on random tokens"));
     calibrate->setObjectName(QStringLiteral("calibrate-random"));
@@ -848,8 +837,11 @@ void CompressionPane::Impl::start(bool withCompression, bool replace) {
     co.storeDtype = storeSource->isChecked() ? "source" : "F32";
     co.solver = ro.solver;
     if (auto it = plugins.find(methodId()); it != plugins.end()) {
-        // Sets the method (and a factorizer); only the SVD plugin is searchable, and it sets svd or asvd.
+        // Sets the method (a variant of the wrapped strategy, or custom with a factorizer) and its
+        // settings; the pane's own Randomized SVD box stays in force.
+        const bool randomizedHere = co.randomized;
         it->second.first->configure(it->second.second, co);
+        co.randomized = co.randomized || randomizedHere;
     }
     const QString calibDir = QDir::cleanPath(QDir::fromNativeSeparators(calibData->text().trimmed()));
     const bool haveCalibData = !calibData->text().trimmed().isEmpty();
@@ -1222,8 +1214,8 @@ void CompressionPane::Impl::showComparison(const QString& layer, const SpectrumP
 
 bool CompressionPane::Impl::overridable() const {
     const QString m = methodId();
-    return m == QLatin1String("svd") || m == QLatin1String("asvd") || m == QLatin1String("tt") ||
-           m.startsWith(QLatin1String("plugin:"));
+    const qcw::StrategyInfo* st = qcw::findStrategyInfo(m.toStdString());
+    return (st && st->perMatrixRanks) || m.startsWith(QLatin1String("plugin:"));
 }
 
 int CompressionPane::Impl::maxRankOf(const QString& layer) const {

@@ -39,6 +39,7 @@ std::vector<PluginInfo> discoverPlugins(const QStringList& dirs) {
             info.name = m.value(QStringLiteral("name")).toString(info.id);
             info.version = m.value(QStringLiteral("version")).toString();
             info.description = m.value(QStringLiteral("description")).toString();
+            info.strategy = m.value(QStringLiteral("strategy")).toString();
             if (info.id.isEmpty()) {
                 info.error = QStringLiteral("%1: its metadata has no \"id\"").arg(info.file);
             } else if (ids.contains(info.id)) {

@@ -13,6 +13,7 @@ namespace qcw::ui {
 
 struct PluginInfo {
     QString id, name, version, description;
+    QString strategy;  // metadata "strategy": the core strategy it gives settings for ("": its own factorizer)
     QString file;                                // absolute path of the library
     qcw::DecompositionPlugin* plugin = nullptr;  // null when it failed to load
     QString error;                               // one line, when it failed

@@ -4,6 +4,7 @@
 #include "common/files.h"
 #include "decompose/compress_api.h"
 #include "decompose/rank_search.h"
+#include "decompose/strategies/registry.h"
 #include "io/phi_config.h"
 #include "io/safetensors.h"
 
@@ -71,7 +72,10 @@ QCW_COMMAND(50) {
     sub->add_flag("--no-gptq", o->noGptq, "With a byte budget: quantize by plain rounding, not GPTQ error feedback");
     sub->add_flag("--no-correction", o->noCorrection,
                   "With a byte budget: skip the correction pass (measure the allocation, re-weight, keep the better)");
-    sub->add_option("--method", o->method, "svd, asvd, tucker, tucker-xl, tt, auto, or int8 (the quantization baseline; --target-params 1)");
+    // The strategies come from the one table (core/decompose/strategies/registry.cpp).
+    sub->add_option("--method", o->method, "Decomposition strategy: " + qcw::listedStrategyIds() + " (default " +
+                                               qcw::defaultStrategyId() + "; see Strategies below)");
+    sub->footer(qcw::strategyHelp());
     sub->add_option("--out", o->out, "Output model directory")->required();
     o->calib.addTo(sub);
     sub->add_option("--solver", o->solver, "Rank allocation by a search solver (see qcompress ranks)");
@@ -123,7 +127,7 @@ QCW_COMMAND(50) {
         c.budgetSolver = o->budgetSolver;
         c.gptq = !o->noGptq;
         c.correctionPass = !o->noCorrection;
-        if (byteBudget && (!o->solver.empty() || !o->ranksFile.empty() || o->method != "svd" || o->int8Factors))
+        if (byteBudget && (!o->solver.empty() || !o->ranksFile.empty() || o->method != qcw::defaultStrategyId() || o->int8Factors))
             qcw::fail(*tb ? "--target-bits" : "--target-size",
                       "chooses every matrix's encoding itself; drop --method, --solver, --ranks and --int8-factors");
         c.calibration = o->calib.load(o->model, o->seed);
@@ -137,8 +141,9 @@ QCW_COMMAND(50) {
         if (*wopt && o->solver.empty())
             qcw::fail("--weighting " + o->weighting, "weights the rank search; give --solver too");
         if (!o->solver.empty()) {
-            if (o->method != "svd" && o->method != "asvd")
-                qcw::fail("--solver " + o->solver, "searched ranks apply to per-matrix methods (svd, asvd), not --method " + o->method);
+            if (!qcw::strategySearchable(o->method))
+                qcw::fail("--solver " + o->solver, "searched ranks apply to per-matrix methods (" + qcw::searchableStrategyIds() +
+                                                       "), not --method " + o->method);
             qcw::RankSearchOptions r;
             r.keepFraction = o->target;
             r.solver = o->solver;
@@ -153,8 +158,9 @@ QCW_COMMAND(50) {
         }
         if (!o->ranksFile.empty()) {
             if (!o->solver.empty()) qcw::fail("--ranks " + o->ranksFile, "give either --ranks or --solver");
-            if (o->method != "svd" && o->method != "asvd")
-                qcw::fail("--ranks " + o->ranksFile, "ranks apply to per-matrix methods (svd, asvd), not --method " + o->method);
+            if (!qcw::strategySearchable(o->method))
+                qcw::fail("--ranks " + o->ranksFile, "ranks apply to per-matrix methods (" + qcw::searchableStrategyIds() +
+                                                         "), not --method " + o->method);
             nlohmann::json j;
             try {
                 j = nlohmann::json::parse(qcw::readTextFile(o->ranksFile));

@@ -7,6 +7,7 @@
 #include "io/inventory.h"
 #include "io/safetensors.h"
 #include "decompose/quantize.h"
+#include "decompose/strategies/strategy.h"
 #include "model/encoded.h"
 #include "model/factorized.h"
 #include "model/loader.h"
@@ -42,14 +43,9 @@ std::shared_ptr<LinearOp>* slotOf(PhiBlock& b, int k) {
     }
 }
 
-bool isBig(const LinearOp& op) { return op.inFeatures() * op.outFeatures() >= 4 * 1024 * 1024 || std::max(op.inFeatures(), op.outFeatures()) >= 4 * std::min(op.inFeatures(), op.outFeatures()); }
-
 }  // namespace
 
-std::vector<Group> planGroups(PhiModel& model, const CompressOptions& o) {
-    static const std::set<std::string> methods = {"svd", "asvd", "tucker", "tucker-xl", "tt", "auto", "int8", "custom"};
-    if (!methods.count(o.method)) fail("--method " + o.method, "unknown method; expected svd, asvd, tucker, tucker-xl, tt, auto or int8");
-    if (o.method == "custom" && !o.factorizer) fail("--method custom", "needs a factorizer (a decomposition plugin)");
+std::vector<Group> planByRule(PhiModel& model, const CompressOptions& o, const GroupRule& rule) {
     std::vector<Group> groups;
     auto single = [&](const std::string& name, std::shared_ptr<LinearOp>* slot, const std::string& method, int block) {
         Group g;
@@ -64,14 +60,11 @@ std::vector<Group> planGroups(PhiModel& model, const CompressOptions& o) {
         groups.push_back(std::move(g));
     };
     const int L = static_cast<int>(model.blocks.size());
-    const std::string lowRank = o.method == "custom" ? "custom"
-                                : o.method == "asvd" || (!o.calibration.empty() && o.method != "svd") ? "asvd"
-                                                                                                     : "svd";
-    if (o.method == "tucker-xl") {
+    if (!rule.crossLayer.empty()) {
         for (int k = 0; k < 6; ++k) {
             Group g;
             g.info.name = std::string("xl.") + kKinds[k];
-            g.info.method = "tucker-xl";
+            g.info.method = rule.crossLayer;
             for (int b = 0; b < L; ++b) {
                 g.info.members.push_back(linearName(b, kKinds[k]));
                 g.slots.push_back(slotOf(model.blocks[static_cast<std::size_t>(b)], k));
@@ -86,12 +79,12 @@ std::vector<Group> planGroups(PhiModel& model, const CompressOptions& o) {
         for (int b = 0; b < L; ++b) {
             auto& blk = model.blocks[static_cast<std::size_t>(b)];
             int first = 0;
-            const bool stackQkv = (o.method == "tucker" || o.method == "auto") && blk.q->outFeatures() == blk.k->outFeatures() &&
+            const bool stackQkv = !rule.qkvStack.empty() && blk.q->outFeatures() == blk.k->outFeatures() &&
                                   blk.k->outFeatures() == blk.v->outFeatures();
             if (stackQkv) {
                 Group g;
                 g.info.name = "model.layers." + std::to_string(b) + ".self_attn.qkv";
-                g.info.method = o.method == "tucker" ? "tucker" : "auto";
+                g.info.method = rule.qkvStack;
                 for (int k = 0; k < 3; ++k) {
                     g.info.members.push_back(linearName(b, kKinds[k]));
                     g.slots.push_back(slotOf(blk, k));
@@ -103,17 +96,16 @@ std::vector<Group> planGroups(PhiModel& model, const CompressOptions& o) {
                 groups.push_back(std::move(g));
                 first = 3;
             }
-            for (int k = first; k < 6; ++k) {
-                auto* slot = slotOf(blk, k);
-                std::string method = lowRank;
-                if (o.method == "tt" && (k >= 4)) method = "tt";
-                if (o.method == "auto") method = "auto";
-                single(linearName(b, kKinds[k]), slot, method, b);
-            }
+            for (int k = first; k < 6; ++k) single(linearName(b, kKinds[k]), slotOf(blk, k), rule.single(k), b);
         }
     }
-    if (o.includeLmHead && !model.config.tieWordEmbeddings)
-        single("lm_head", &model.lmHead, o.method == "tt" ? "tt" : o.method == "auto" ? "auto" : lowRank, -1);
+    if (o.includeLmHead && !model.config.tieWordEmbeddings) single("lm_head", &model.lmHead, rule.lmHead, -1);
+    return groups;
+}
+
+std::vector<Group> planGroups(PhiModel& model, const CompressOptions& o) {
+    // The strategy decides the grouping (strategies/*.cpp); an unknown id fails naming the table's.
+    std::vector<Group> groups = strategyFor(o.method).plan(model, o);
     for (const auto& g : groups)
         for (auto* s : g.slots)
             if ((*s)->method() != "dense")
@@ -143,46 +135,6 @@ double groupKeepFraction(const PhiModel& model, const std::vector<Group>& groups
 }
 
 namespace {
-
-// --- sizing: the largest rank/bond whose parameters fit a budget -------------------------------
-
-int lowRankForBudget(std::int64_t m, std::int64_t n, double budget) {
-    return static_cast<int>(std::max<double>(1, std::min<double>(double(std::min(m, n)), std::floor(budget / double(m + n)))));
-}
-
-// Tucker-2 with rOut = rIn = r over L members: r m + r n + L r^2 <= budget.
-int tuckerRankForBudget(std::int64_t m, std::int64_t n, std::int64_t L, double budget) {
-    const double a = double(L), b = double(m + n);
-    const double r = (-b + std::sqrt(b * b + 4 * a * budget)) / (2 * a);
-    return static_cast<int>(std::max<double>(1, std::min<double>(double(std::min(m, n)), std::floor(r))));
-}
-
-std::int64_t ttParams(const std::vector<std::int64_t>& rf, const std::vector<std::int64_t>& cf, int chi) {
-    const std::size_t d = rf.size();
-    std::vector<std::int64_t> bonds(d + 1, 1);
-    // Bond k is capped by the sizes on either side of the cut.
-    for (std::size_t k = 1; k < d; ++k) {
-        std::int64_t left = 1, right = 1;
-        for (std::size_t i = 0; i < k; ++i) left *= rf[i] * cf[i];
-        for (std::size_t i = k; i < d; ++i) right *= rf[i] * cf[i];
-        bonds[k] = std::min<std::int64_t>({chi, left, right});
-    }
-    std::int64_t p = 0;
-    for (std::size_t k = 0; k < d; ++k) p += bonds[k] * rf[k] * cf[k] * bonds[k + 1];
-    return p;
-}
-
-int ttBondForBudget(std::int64_t m, std::int64_t n, int cores, double budget) {
-    const auto rf = balancedFactors(m, cores), cf = balancedFactors(n, cores);
-    int lo = 1, hi = static_cast<int>(std::min<std::int64_t>(m, n));
-    if (ttParams(rf, cf, lo) > budget) return 1;
-    while (lo < hi) {
-        const int mid = lo + (hi - lo + 1) / 2;
-        if (double(ttParams(rf, cf, mid)) <= budget) lo = mid;
-        else hi = mid - 1;
-    }
-    return lo;
-}
 
 // --- statistics --------------------------------------------------------------------------------
 
@@ -279,15 +231,7 @@ void forEachCalibrationGram(PhiModel& model, const std::vector<std::vector<std::
     visit("lm_head", at::matmul(x.t(), x));
 }
 
-namespace {
-
-// --- strategies --------------------------------------------------------------------------------
-
-struct Candidate {
-    std::vector<std::shared_ptr<LinearOp>> ops;  // one per member
-    std::vector<LayerReport> reports;
-    double error = 0;  // summed squared relative error used to compare candidates
-};
+// --- shared by the strategies (decompose/strategies) -------------------------------------------
 
 double squaredRel(double e) { return e * e; }
 
@@ -315,137 +259,7 @@ void fillErrors(LayerReport& r, const at::Tensor& w, const at::Tensor& approx, c
     if (s) r.outError = std::sqrt(std::max(0.0, relativeOutputError(w, approx, s->xtx)));
 }
 
-Candidate lowRankCandidate(const Group& g, std::size_t member, const std::string& method, int rank,
-                           const InputStats* s, const CompressOptions& o) {
-    const LinearOp& op = **g.slots[member];
-    // Plain truncation works in the weight's own precision (float32 SVD is twice as fast);
-    // the whitened and error-feedback paths work in float64.
-    at::Tensor w = s ? op.denseWeight().to(at::kDouble) : op.denseWeight();
-    at::Tensor target = targetWeight(w, s);
-    TruncateOptions to = TruncateOptions().rank(rank).useRandomized(o.randomized).withSeed(o.seed);
-    LowRankResult lr = (method == "asvd" && s) ? whitenedSvd(target, s->xtx, to) : truncatedSvd(target, to);
-    Candidate c;
-    LayerReport r;
-    r.name = g.info.members[member];
-    r.group = g.info.name;
-    r.method = (method == "asvd" && s) ? "asvd" : "svd";
-    r.ranks = {lr.rank};
-    r.paramsBefore = w.numel();
-    r.paramsAfter = lr.left.numel() + lr.right.numel();
-    r.whitening = lr.whitening;
-    at::Tensor bias = op.bias();
-    if (!s) {
-        // Truncated (and randomized) SVD project W orthogonally, so the error is exactly the
-        // discarded weight: no dense reconstruction needed on the fast path.
-        r.relError = std::sqrt(lr.discardedWeight);
-    } else {
-        at::Tensor approx = at::matmul(lr.left, lr.right);
-        fillErrors(r, w, approx, s);
-        bias = correctedBias(op.bias(), w, approx, s, o.biasCorrection);
-    }
-    c.ops.push_back(std::make_shared<LowRankLinear>(lr.left.to(op.bias().defined() ? op.bias().scalar_type() : at::kFloat),
-                                                    lr.right.to(op.bias().defined() ? op.bias().scalar_type() : at::kFloat),
-                                                    bias, r.method));
-    c.error = squaredRel(s ? r.outError : r.relError);
-    c.reports.push_back(r);
-    return c;
-}
-
-// A plugin's factorization of one matrix, checked before it is trusted.
-Candidate customCandidate(const Group& g, std::size_t member, int rank, const InputStats* s, const CompressOptions& o) {
-    const LinearOp& op = **g.slots[member];
-    const std::string& name = g.info.members[member];
-    at::Tensor w = op.denseWeight().to(at::kFloat).contiguous();
-    const std::int64_t m = w.size(0), n = w.size(1);
-    MatrixFactors f = o.factorizer(w.data_ptr<float>(), m, n, rank);
-    if (f.rank < 1 || f.rank > std::min(m, n) || static_cast<std::int64_t>(f.left.size()) != m * f.rank ||
-        static_cast<std::int64_t>(f.right.size()) != std::int64_t(f.rank) * n)
-        fail(o.factorizerName + " on " + name, "returned factors of the wrong size (rank " + std::to_string(f.rank) + ")");
-    at::Tensor left = at::from_blob(f.left.data(), {m, f.rank}, at::kFloat).clone();
-    at::Tensor right = at::from_blob(f.right.data(), {f.rank, n}, at::kFloat).clone();
-    if (!at::isfinite(left).all().item<bool>() || !at::isfinite(right).all().item<bool>())
-        fail(o.factorizerName + " on " + name, "returned NaN or Inf factors");
-    Candidate c;
-    LayerReport r;
-    r.name = name;
-    r.group = g.info.name;
-    r.method = o.factorizerName;
-    r.ranks = {f.rank};
-    r.paramsBefore = w.numel();
-    r.paramsAfter = left.numel() + right.numel();
-    at::Tensor approx = at::matmul(left, right);
-    at::Tensor wd = w.to(at::kDouble), ad = approx.to(at::kDouble);
-    fillErrors(r, wd, ad, s);
-    at::Tensor bias = s ? correctedBias(op.bias(), wd, ad, s, o.biasCorrection) : op.bias();
-    const auto st = op.bias().defined() ? op.bias().scalar_type() : at::kFloat;
-    c.ops.push_back(std::make_shared<LowRankLinear>(left.to(st), right.to(st), bias, r.method));
-    c.error = squaredRel(s ? r.outError : r.relError);
-    c.reports.push_back(r);
-    return c;
-}
-
-Candidate ttCandidate(const Group& g, std::size_t member, int bond, const InputStats* s, const CompressOptions& o) {
-    const LinearOp& op = **g.slots[member];
-    at::Tensor w = op.denseWeight().to(at::kDouble);
-    at::Tensor target = targetWeight(w, s);
-    TTResult tt = ttSvd(target, TTOptions().numCores(o.ttCores).bond(bond));
-    at::Tensor approx = ttDense(tt.cores);
-    Candidate c;
-    LayerReport r;
-    r.name = g.info.members[member];
-    r.group = g.info.name;
-    r.method = "tt";
-    for (auto b : tt.bonds) r.ranks.push_back(static_cast<int>(b));
-    r.paramsBefore = w.numel();
-    r.paramsAfter = tt.parameterCount();
-    fillErrors(r, w, approx, s);
-    const auto st = op.bias().defined() ? op.bias().scalar_type() : at::kFloat;
-    std::vector<at::Tensor> cores;
-    for (auto& k : tt.cores) cores.push_back(k.to(st));
-    c.ops.push_back(std::make_shared<TTLinear>(cores, correctedBias(op.bias(), w, approx, s, o.biasCorrection)));
-    c.error = squaredRel(s ? r.outError : r.relError);
-    c.reports.push_back(r);
-    return c;
-}
-
-Candidate tuckerCandidate(const Group& g, int rank, const std::vector<const InputStats*>& stats, const at::Tensor& sharedXtx,
-                          const CompressOptions& o, const std::string& method) {
-    std::vector<at::Tensor> ws;
-    for (std::size_t i = 0; i < g.slots.size(); ++i)
-        ws.push_back(targetWeight((*g.slots[i])->denseWeight().to(at::kDouble), stats[i]));
-    const std::int64_t m = ws[0].size(0), n = ws[0].size(1);
-    TuckerOptions to;
-    to.rankOut = std::min<int>(rank, static_cast<int>(m));
-    to.rankIn = std::min<int>(rank, static_cast<int>(n));
-    to.xtx = sharedXtx;
-    TuckerResult t = tuckerStack(ws, to);
-    auto bases = std::make_shared<TuckerBases>();
-    bases->group = g.info.name;
-    const auto st = (*g.slots[0])->bias().defined() ? (*g.slots[0])->bias().scalar_type() : at::kFloat;
-    bases->inBasis = t.inBasis.to(st);
-    bases->outBasis = t.outBasis.defined() ? t.outBasis.to(st) : at::Tensor();
-    Candidate c;
-    const std::int64_t basisParams = (t.outBasis.defined() ? t.outBasis.numel() : 0) + t.inBasis.numel();
-    for (std::size_t i = 0; i < g.slots.size(); ++i) {
-        const LinearOp& op = **g.slots[i];
-        at::Tensor w = op.denseWeight().to(at::kDouble);
-        at::Tensor approx = tuckerReconstruct(t, i);
-        LayerReport r;
-        r.name = g.info.members[i];
-        r.group = g.info.name;
-        r.method = method;
-        r.ranks = {to.rankOut, to.rankIn};
-        r.paramsBefore = w.numel();
-        r.paramsAfter = t.core.select(0, static_cast<std::int64_t>(i)).numel() + (i == 0 ? basisParams : 0);
-        r.whitening = sharedXtx.defined() ? "eigen" : "";
-        fillErrors(r, w, approx, stats[i]);
-        c.error += squaredRel(stats[i] ? r.outError : r.relError) / double(g.slots.size());
-        c.ops.push_back(std::make_shared<TuckerLinear>(bases, t.core.select(0, static_cast<std::int64_t>(i)).to(st).contiguous(),
-                                                       correctedBias(op.bias(), w, approx, stats[i], o.biasCorrection), i == 0));
-        c.reports.push_back(r);
-    }
-    return c;
-}
+namespace {
 
 // Variational refinement: Adam on the op's factors (not its bias) minimising the relative
 // output error ||(M - W*) L||^2 / ||W* L||^2 with L L^T = X^T X, starting from the truncation.
@@ -512,45 +326,8 @@ void compressGroup(Group& g, double fraction, const std::vector<const InputStats
         return it->second;
     };
     const int given = explicitRank();
-    Candidate best;
-    const std::string& method = g.info.method;
-    if (method == "tucker" || method == "tucker-xl") {
-        const int r = given ? given : tuckerRankForBudget(m, n, static_cast<std::int64_t>(g.slots.size()), memberBudget * double(g.slots.size()));
-        best = tuckerCandidate(g, r, stats, sharedXtx, o, method);
-    } else if (method == "svd" || method == "asvd") {
-        for (std::size_t i = 0; i < g.slots.size(); ++i) {
-            Candidate c = lowRankCandidate(g, i, method, given ? given : lowRankForBudget(m, n, memberBudget), stats[i], o);
-            best.ops.push_back(c.ops[0]);
-            best.reports.push_back(c.reports[0]);
-        }
-    } else if (method == "custom") {
-        best = customCandidate(g, 0, given ? given : lowRankForBudget(m, n, memberBudget), stats[0], o);
-    } else if (method == "tt") {
-        best = ttCandidate(g, 0, given ? given : ttBondForBudget(m, n, o.ttCores, memberBudget), stats[0], o);
-    } else {  // auto: the candidate with the lowest error at this group's budget
-        const std::string lr = stats[0] ? "asvd" : "svd";
-        std::vector<Candidate> cands;
-        if (g.slots.size() > 1) {
-            cands.push_back(tuckerCandidate(g, tuckerRankForBudget(m, n, static_cast<std::int64_t>(g.slots.size()),
-                                                                   memberBudget * double(g.slots.size())),
-                                            stats, sharedXtx, o, "tucker"));
-            Candidate sep;
-            for (std::size_t i = 0; i < g.slots.size(); ++i) {
-                Candidate c = lowRankCandidate(g, i, lr, lowRankForBudget(m, n, memberBudget), stats[i], o);
-                sep.ops.push_back(c.ops[0]);
-                sep.reports.push_back(c.reports[0]);
-                sep.error += c.error / double(g.slots.size());
-            }
-            cands.push_back(std::move(sep));
-        } else {
-            cands.push_back(lowRankCandidate(g, 0, lr, lowRankForBudget(m, n, memberBudget), stats[0], o));
-            if (isBig(**g.slots[0])) cands.push_back(ttCandidate(g, 0, ttBondForBudget(m, n, o.ttCores, memberBudget), stats[0], o));
-        }
-        std::size_t bi = 0;
-        for (std::size_t i = 1; i < cands.size(); ++i)
-            if (cands[i].error < cands[bi].error) bi = i;
-        best = std::move(cands[bi]);
-    }
+    // The group's strategy factorizes it (strategies/*.cpp): at the explicit rank, else at the budget.
+    Candidate best = strategyFor(g.info.method).factorize(FactorizeRequest{g, given, memberBudget, stats, sharedXtx, o});
     if (o.refineSteps > 0) {
         for (std::size_t i = 0; i < g.slots.size(); ++i) {
             if (!stats[i]) continue;
@@ -600,7 +377,8 @@ CompressionReport compressModel(PhiModel& model, const CompressOptions& o, const
     const double fraction = groupKeepFraction(model, groups, o.keepFraction);
     CompressionReport report;
     report.paramsBefore = model.parameterCount();
-    report.method = o.method == "custom" ? o.factorizerName : o.method;
+    const DecompositionStrategy& top = strategyFor(o.method);
+    report.method = top.reportName(o);
     report.solver = o.solver;
     report.refineSteps = o.refineSteps;
     for (auto& g : groups)
@@ -608,27 +386,7 @@ CompressionReport compressModel(PhiModel& model, const CompressOptions& o, const
             if (!at::isfinite((*s)->denseWeight()).all().item<bool>())
                 fail(g.info.name, "weights contain NaN or Inf; refusing to compress");
 
-    if (o.method == "int8") {
-        // Weight-only int8 per output channel: every parameter is kept, each weight in one byte.
-        if (o.keepFraction != 1.0)
-            fail("--target-params " + std::to_string(o.keepFraction), "int8 keeps every parameter; use --target-params 1");
-        for (auto& g : groups)
-            for (std::size_t i = 0; i < g.slots.size(); ++i) {
-                ctx.checkCancelled();
-                const LinearOp& op = **g.slots[i];
-                at::Tensor w = op.denseWeight();
-                auto q = Int8Linear::quantize(w, op.bias());
-                LayerReport r;
-                r.name = g.info.members[i];
-                r.group = g.info.name;
-                r.method = "int8";
-                r.paramsBefore = w.numel();
-                r.paramsAfter = w.numel() + q->scale().numel();
-                r.relError = relativeError(w, q->denseWeight());
-                *g.slots[i] = q;
-                q->to(model.device, model.dtype);
-                report.layers.push_back(r);
-            }
+    if (top.compressDirect(groups, model, o, ctx, report)) {  // int8: the weights alone, every parameter kept
         report.paramsAfter = model.parameterCount();
         report.ratio = double(report.paramsAfter) / double(report.paramsBefore);
         report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -636,8 +394,7 @@ CompressionReport compressModel(PhiModel& model, const CompressOptions& o, const
     }
     const auto windows = checkedCalibration(model, o);
     const bool calibrated = !windows.empty();
-    if (o.method == "asvd" && !calibrated)
-        fail("--method asvd", "activation-aware SVD needs calibration text or ids (--calib)");
+    top.check(o, calibrated);
     if (o.refineSteps > 0 && !calibrated)
         fail("--refine-steps " + std::to_string(o.refineSteps), "variational refinement needs calibration (--calib)");
     report.calibrated = calibrated;
@@ -663,6 +420,7 @@ CompressionReport compressModel(PhiModel& model, const CompressOptions& o, const
         const AttentionInputs in = model.attentionInputs(B, T, 0, {}, {});
         at::Tensor hC = model.embed(ids), hO = hC;
         const bool feedback = o.errorFeedback;
+        const bool pooled = top.crossLayer();  // groups span blocks: compressed after the walk
         std::map<std::string, InputStats> stats;
         // Cross-layer groups average the statistics of their members' inputs.
         std::map<std::string, at::Tensor> xlSum;
@@ -676,12 +434,12 @@ CompressionReport compressModel(PhiModel& model, const CompressOptions& o, const
             for (int k = 0; k < 6; ++k) {
                 const std::string name = linearName(static_cast<int>(b), kKinds[k]);
                 stats[name] = statsFrom(xsC[static_cast<std::size_t>(k)], feedback ? xsO[static_cast<std::size_t>(k)] : at::Tensor(), feedback);
-                if (o.method == "tucker-xl") {
+                if (pooled) {
                     auto& acc = xlSum[kKinds[k]];
                     acc = acc.defined() ? acc + stats[name].xtx : stats[name].xtx.clone();
                 }
             }
-            if (o.method != "tucker-xl") {
+            if (!pooled) {
                 for (auto& g : groups) {
                     if (g.block != static_cast<int>(b)) continue;
                     std::vector<const InputStats*> st;
@@ -696,7 +454,7 @@ CompressionReport compressModel(PhiModel& model, const CompressOptions& o, const
             hC = feedback ? model.block(b, hC, in) : outC;
             if (feedback) hO = outO;
         }
-        if (o.method == "tucker-xl") {
+        if (pooled) {
             for (auto& g : groups) {
                 if (g.block >= 0 || g.info.name == "lm_head") continue;
                 std::vector<const InputStats*> st;

@@ -25,6 +25,32 @@ struct Group {
     int block = -1;  // decoder block the group lives in; -1: lm_head or cross-layer
 };
 
+// The factors a strategy proposes for one group (decompose/strategies/strategy.h).
+struct Candidate {
+    std::vector<std::shared_ptr<LinearOp>> ops;  // one per member
+    std::vector<LayerReport> reports;
+    double error = 0;  // summed squared relative error used to compare candidates
+};
+
+// How a strategy groups the model's matrices (planByRule): per decoder block, optionally Q/K/V
+// as one stack, each other matrix alone, or each matrix type across all blocks; every group
+// names the strategy that factorizes it.
+struct GroupRule {
+    std::string qkvStack;    // strategy of the per-block Q/K/V stacks ("" none; needs equal shapes)
+    std::string crossLayer;  // strategy of the cross-block stacks, one per matrix type ("" none)
+    std::function<std::string(int kind)> single;  // the strategy of matrix kind 0..5 (q, k, v, dense, fc1, fc2)
+    std::string lmHead;      // the strategy of lm_head (when it is compressed)
+};
+std::vector<Group> planByRule(PhiModel& model, const CompressOptions& opts, const GroupRule& rule);
+
+// Shared by the strategies: the weight a compressed layer should reproduce (error feedback),
+// the bias correction, and the reported errors.
+double squaredRel(double e);
+at::Tensor targetWeight(const at::Tensor& w, const InputStats* s);
+at::Tensor correctedBias(const at::Tensor& bias, const at::Tensor& w, const at::Tensor& approx, const InputStats* s,
+                         bool enabled);
+void fillErrors(LayerReport& r, const at::Tensor& w, const at::Tensor& approx, const InputStats* s);
+
 std::vector<Group> planGroups(PhiModel& model, const CompressOptions& opts);
 std::vector<GroupInfo> groupInfos(PhiModel& model, const CompressOptions& opts);
 

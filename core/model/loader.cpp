@@ -4,6 +4,7 @@
 #include "common/files.h"
 #include "model/encoded.h"
 #include "model/factorized.h"
+#include "model/layer_kinds.h"
 #include "model/packed.h"
 #include "model/quantized.h"
 
@@ -213,96 +214,142 @@ public:
         return floatView(name, v->shape);
     }
 
+    // The stored layer kinds, in the order they are recognised: the first whose tensors are in
+    // the checkpoint rebuilds the layer. The strategies' StrategyInfo::stores name these ids
+    // (decompose/strategies/registry.h); storedLayerKinds() lists them.
+    struct Kind {
+        const char* id;
+        bool (LinearBuilder::*stores)(const std::string& name) const;
+        std::shared_ptr<LinearOp> (LinearBuilder::*build)(const std::string& name, std::int64_t out, std::int64_t in);
+    };
+    static const std::vector<Kind>& kinds() {
+        static const std::vector<Kind> k = {
+            {"encoded", &LinearBuilder::storesEncoded, &LinearBuilder::buildEncoded},
+            {"int8", &LinearBuilder::storesInt8, &LinearBuilder::buildInt8},
+            {"dense", &LinearBuilder::storesDense, &LinearBuilder::buildDense},
+            {"lowrank-int8", &LinearBuilder::storesLowRankInt8, &LinearBuilder::buildLowRankInt8},
+            {"lowrank", &LinearBuilder::storesLowRank, &LinearBuilder::buildLowRank},
+            {"tucker", &LinearBuilder::storesTucker, &LinearBuilder::buildTucker},
+            {"tt", &LinearBuilder::storesTt, &LinearBuilder::buildTt},
+        };
+        return k;
+    }
+
     std::shared_ptr<LinearOp> build(const std::string& name, std::int64_t out, std::int64_t in) {
-        if (hasEncodedLinear(ckpt, name)) {  // 8-/4-bit blocks (model/encoded.h)
-            at::Tensor bias = f.has(name + ".bias") ? f.get(name + ".bias", {out}) : at::Tensor();
-            return loadEncodedLinear(ckpt, name, out, in, bias, packer != nullptr, f.dtype, device);
-        }
-        if (f.has(name + ".qweight")) {
-            const TensorView* v = ckpt.find(name + ".qweight");
-            if (v->dtype != DType::I8 || v->shape != std::vector<std::int64_t>{out, in})
-                mismatch(name, "int8 weight must be I8 [" + std::to_string(out) + ", " + std::to_string(in) + "]");
-            if (packer) {
-                at::Tensor scale = f.getAny(name + ".qscale", 1).to(at::kFloat);
-                if (scale.size(0) != out) mismatch(name, "needs one int8 scale per output channel");
-                return std::make_shared<PackedLinear>(packer->int8Rows(*v, scale), f.get(name + ".bias", {out}), "int8");
-            }
-            at::Tensor q = tensorFromView(*v, at::kChar, device);
-            ckpt.fileOf(v->name)->release(*v);
+        for (const Kind& k : kinds())
+            if ((this->*k.stores)(name)) return (this->*k.build)(name, out, in);
+        mismatch(name, "no stored layer kind recognises its tensors");
+    }
+
+private:
+    // 8-/4-bit blocks (model/encoded.h)
+    bool storesEncoded(const std::string& name) const { return hasEncodedLinear(ckpt, name); }
+    std::shared_ptr<LinearOp> buildEncoded(const std::string& name, std::int64_t out, std::int64_t in) {
+        at::Tensor bias = f.has(name + ".bias") ? f.get(name + ".bias", {out}) : at::Tensor();
+        return loadEncodedLinear(ckpt, name, out, in, bias, packer != nullptr, f.dtype, device);
+    }
+    // int8 per output channel (the int8 strategy)
+    bool storesInt8(const std::string& name) const { return f.has(name + ".qweight"); }
+    std::shared_ptr<LinearOp> buildInt8(const std::string& name, std::int64_t out, std::int64_t in) {
+        const TensorView* v = ckpt.find(name + ".qweight");
+        if (v->dtype != DType::I8 || v->shape != std::vector<std::int64_t>{out, in})
+            mismatch(name, "int8 weight must be I8 [" + std::to_string(out) + ", " + std::to_string(in) + "]");
+        if (packer) {
             at::Tensor scale = f.getAny(name + ".qscale", 1).to(at::kFloat);
             if (scale.size(0) != out) mismatch(name, "needs one int8 scale per output channel");
-            return std::make_shared<Int8Linear>(q, scale, f.get(name + ".bias", {out}));
+            return std::make_shared<PackedLinear>(packer->int8Rows(*v, scale), f.get(name + ".bias", {out}), "int8");
         }
-        if (packer && (f.has(name + ".weight") || !(f.has(name + ".lowrank_left") || f.has(name + ".tucker_core") || f.has(name + ".tt_core_0")))) {
+        at::Tensor q = tensorFromView(*v, at::kChar, device);
+        ckpt.fileOf(v->name)->release(*v);
+        at::Tensor scale = f.getAny(name + ".qscale", 1).to(at::kFloat);
+        if (scale.size(0) != out) mismatch(name, "needs one int8 scale per output channel");
+        return std::make_shared<Int8Linear>(q, scale, f.get(name + ".bias", {out}));
+    }
+    // A dense weight; also when nothing factorized is stored (errors then name the weight).
+    bool storesDense(const std::string& name) const {
+        return f.has(name + ".weight") || !(f.has(name + ".lowrank_left") || f.has(name + ".tucker_core") || f.has(name + ".tt_core_0"));
+    }
+    std::shared_ptr<LinearOp> buildDense(const std::string& name, std::int64_t out, std::int64_t in) {
+        if (packer) {
             PackedWeight w = packer->floatMatrix(floatView(name + ".weight", {out, in}));
             return std::make_shared<PackedLinear>(std::move(w), f.get(name + ".bias", {out}));
         }
-        if (f.has(name + ".weight") || !(f.has(name + ".lowrank_left") || f.has(name + ".tucker_core") || f.has(name + ".tt_core_0"))) {
-            at::Tensor w = f.get(name + ".weight", {out, in});  // weight first: errors name it before its bias
-            at::Tensor b = f.get(name + ".bias", {out});
-            return std::make_shared<DenseLinear>(std::move(w), std::move(b));
-        }
-        if (f.has(name + ".lowrank_left") && ckpt.find(name + ".lowrank_left")->dtype == DType::I8) {
-            auto int8Of = [&](const std::string& t) {
-                const TensorView* v = ckpt.find(t);
-                if (!v || v->dtype != DType::I8 || v->shape.size() != 2) mismatch(name, t + " must be a 2-D I8 tensor");
-                at::Tensor q = tensorFromView(*v, at::kChar, device);
-                ckpt.fileOf(v->name)->release(*v);
-                return q;
-            };
-            if (packer) {
-                const TensorView* l = ckpt.find(name + ".lowrank_left");
-                const TensorView* r = ckpt.find(name + ".lowrank_right");
-                if (!l || !r || l->dtype != DType::I8 || r->dtype != DType::I8 || l->shape.size() != 2 || r->shape.size() != 2)
-                    mismatch(name, "int8 low-rank factors must be 2-D I8 tensors");
-                if (l->shape[0] != out || r->shape[1] != in || l->shape[1] != r->shape[0])
-                    mismatch(name, "int8 low-rank factors do not form a [" + std::to_string(out) + ", " + std::to_string(in) + "] map");
-                at::Tensor sl = f.getAny(name + ".lowrank_left_scale", 1).to(at::kFloat);
-                at::Tensor sr = f.getAny(name + ".lowrank_right_scale", 1).to(at::kFloat);
-                if (sl.size(0) != l->shape[0] || sr.size(0) != r->shape[0]) mismatch(name, "needs one scale per row of each int8 factor");
-                return std::make_shared<PackedLowRankLinear>(packer->int8Rows(*l, sl), packer->int8Rows(*r, sr),
-                                                             f.get(name + ".bias", {out}), "lowrank-int8");
-            }
-            at::Tensor ql = int8Of(name + ".lowrank_left"), qr = int8Of(name + ".lowrank_right");
-            if (ql.size(0) != out || qr.size(1) != in || ql.size(1) != qr.size(0))
+        at::Tensor w = f.get(name + ".weight", {out, in});  // weight first: errors name it before its bias
+        at::Tensor b = f.get(name + ".bias", {out});
+        return std::make_shared<DenseLinear>(std::move(w), std::move(b));
+    }
+    // Low-rank factors in int8, one scale per row (--int8-factors)
+    bool storesLowRankInt8(const std::string& name) const {
+        return f.has(name + ".lowrank_left") && ckpt.find(name + ".lowrank_left")->dtype == DType::I8;
+    }
+    std::shared_ptr<LinearOp> buildLowRankInt8(const std::string& name, std::int64_t out, std::int64_t in) {
+        auto int8Of = [&](const std::string& t) {
+            const TensorView* v = ckpt.find(t);
+            if (!v || v->dtype != DType::I8 || v->shape.size() != 2) mismatch(name, t + " must be a 2-D I8 tensor");
+            at::Tensor q = tensorFromView(*v, at::kChar, device);
+            ckpt.fileOf(v->name)->release(*v);
+            return q;
+        };
+        if (packer) {
+            const TensorView* l = ckpt.find(name + ".lowrank_left");
+            const TensorView* r = ckpt.find(name + ".lowrank_right");
+            if (!l || !r || l->dtype != DType::I8 || r->dtype != DType::I8 || l->shape.size() != 2 || r->shape.size() != 2)
+                mismatch(name, "int8 low-rank factors must be 2-D I8 tensors");
+            if (l->shape[0] != out || r->shape[1] != in || l->shape[1] != r->shape[0])
                 mismatch(name, "int8 low-rank factors do not form a [" + std::to_string(out) + ", " + std::to_string(in) + "] map");
             at::Tensor sl = f.getAny(name + ".lowrank_left_scale", 1).to(at::kFloat);
             at::Tensor sr = f.getAny(name + ".lowrank_right_scale", 1).to(at::kFloat);
-            if (sl.size(0) != ql.size(0) || sr.size(0) != qr.size(0)) mismatch(name, "needs one scale per row of each int8 factor");
-            return std::make_shared<Int8LowRankLinear>(ql, sl, qr, sr, f.get(name + ".bias", {out}));
+            if (sl.size(0) != l->shape[0] || sr.size(0) != r->shape[0]) mismatch(name, "needs one scale per row of each int8 factor");
+            return std::make_shared<PackedLowRankLinear>(packer->int8Rows(*l, sl), packer->int8Rows(*r, sr),
+                                                         f.get(name + ".bias", {out}), "lowrank-int8");
         }
-        if (packer && f.has(name + ".lowrank_left")) {
+        at::Tensor ql = int8Of(name + ".lowrank_left"), qr = int8Of(name + ".lowrank_right");
+        if (ql.size(0) != out || qr.size(1) != in || ql.size(1) != qr.size(0))
+            mismatch(name, "int8 low-rank factors do not form a [" + std::to_string(out) + ", " + std::to_string(in) + "] map");
+        at::Tensor sl = f.getAny(name + ".lowrank_left_scale", 1).to(at::kFloat);
+        at::Tensor sr = f.getAny(name + ".lowrank_right_scale", 1).to(at::kFloat);
+        if (sl.size(0) != ql.size(0) || sr.size(0) != qr.size(0)) mismatch(name, "needs one scale per row of each int8 factor");
+        return std::make_shared<Int8LowRankLinear>(ql, sl, qr, sr, f.get(name + ".bias", {out}));
+    }
+    // Low-rank factors (svd, asvd, custom)
+    bool storesLowRank(const std::string& name) const { return f.has(name + ".lowrank_left"); }
+    std::shared_ptr<LinearOp> buildLowRank(const std::string& name, std::int64_t out, std::int64_t in) {
+        if (packer) {
             const TensorView& l = matrixView(name + ".lowrank_left");
             const TensorView& r = matrixView(name + ".lowrank_right");
             if (l.shape[0] != out || r.shape[1] != in || l.shape[1] != r.shape[0])
                 mismatch(name, "low-rank factors do not form a [" + std::to_string(out) + ", " + std::to_string(in) + "] map");
             return std::make_shared<PackedLowRankLinear>(packer->floatMatrix(l), packer->floatMatrix(r), f.get(name + ".bias", {out}));
         }
-        if (f.has(name + ".lowrank_left")) {
-            at::Tensor l = f.getAny(name + ".lowrank_left", 2), r = f.getAny(name + ".lowrank_right", 2);
-            if (l.size(0) != out || r.size(1) != in || l.size(1) != r.size(0))
-                mismatch(name, "low-rank factors do not form a [" + std::to_string(out) + ", " + std::to_string(in) + "] map");
-            return std::make_shared<LowRankLinear>(l, r, f.get(name + ".bias", {out}));
+        at::Tensor l = f.getAny(name + ".lowrank_left", 2), r = f.getAny(name + ".lowrank_right", 2);
+        if (l.size(0) != out || r.size(1) != in || l.size(1) != r.size(0))
+            mismatch(name, "low-rank factors do not form a [" + std::to_string(out) + ", " + std::to_string(in) + "] map");
+        return std::make_shared<LowRankLinear>(l, r, f.get(name + ".bias", {out}));
+    }
+    // A Tucker core on bases shared within its group (tucker, tucker-xl)
+    bool storesTucker(const std::string& name) const { return f.has(name + ".tucker_core"); }
+    std::shared_ptr<LinearOp> buildTucker(const std::string& name, std::int64_t out, std::int64_t in) {
+        auto it = groups.find(name);
+        if (it == groups.end()) mismatch(name, "has a Tucker core but compression.json names no group for it");
+        auto& shared = bases[it->second];
+        bool owner = false;
+        if (!shared) {
+            shared = std::make_shared<TuckerBases>();
+            shared->group = it->second;
+            shared->inBasis = f.getAny("tucker." + it->second + ".in_basis", 2);
+            if (f.has("tucker." + it->second + ".out_basis")) shared->outBasis = f.getAny("tucker." + it->second + ".out_basis", 2);
+            owner = true;
         }
-        if (f.has(name + ".tucker_core")) {
-            auto it = groups.find(name);
-            if (it == groups.end()) mismatch(name, "has a Tucker core but compression.json names no group for it");
-            auto& shared = bases[it->second];
-            bool owner = false;
-            if (!shared) {
-                shared = std::make_shared<TuckerBases>();
-                shared->group = it->second;
-                shared->inBasis = f.getAny("tucker." + it->second + ".in_basis", 2);
-                if (f.has("tucker." + it->second + ".out_basis")) shared->outBasis = f.getAny("tucker." + it->second + ".out_basis", 2);
-                owner = true;
-            }
-            at::Tensor core = f.getAny(name + ".tucker_core", 2);
-            const std::int64_t outDim = shared->outBasis.defined() ? shared->outBasis.size(0) : core.size(0);
-            if (shared->inBasis.size(0) != in || core.size(1) != shared->inBasis.size(1) || outDim != out ||
-                (shared->outBasis.defined() && shared->outBasis.size(1) != core.size(0)))
-                mismatch(name, "Tucker core and bases do not form a [" + std::to_string(out) + ", " + std::to_string(in) + "] map");
-            return std::make_shared<TuckerLinear>(shared, core, f.get(name + ".bias", {out}), owner);
-        }
+        at::Tensor core = f.getAny(name + ".tucker_core", 2);
+        const std::int64_t outDim = shared->outBasis.defined() ? shared->outBasis.size(0) : core.size(0);
+        if (shared->inBasis.size(0) != in || core.size(1) != shared->inBasis.size(1) || outDim != out ||
+            (shared->outBasis.defined() && shared->outBasis.size(1) != core.size(0)))
+            mismatch(name, "Tucker core and bases do not form a [" + std::to_string(out) + ", " + std::to_string(in) + "] map");
+        return std::make_shared<TuckerLinear>(shared, core, f.get(name + ".bias", {out}), owner);
+    }
+    // Tensor-train cores (tt)
+    bool storesTt(const std::string& name) const { return f.has(name + ".tt_core_0"); }
+    std::shared_ptr<LinearOp> buildTt(const std::string& name, std::int64_t out, std::int64_t in) {
         std::vector<at::Tensor> cores;
         for (int k = 0; f.has(name + ".tt_core_" + std::to_string(k)); ++k) cores.push_back(f.getAny(name + ".tt_core_" + std::to_string(k), 4));
         auto tt = std::make_shared<TTLinear>(cores, f.get(name + ".bias", {out}));
@@ -311,7 +358,6 @@ public:
         return tt;
     }
 
-private:
     const Checkpoint& ckpt;
     Fetcher& f;
     at::Device device;
@@ -321,6 +367,12 @@ private:
 };
 
 }  // namespace
+
+std::vector<std::string> storedLayerKinds() {
+    std::vector<std::string> ids;
+    for (const auto& k : LinearBuilder::kinds()) ids.push_back(k.id);
+    return ids;
+}
 
 PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const RunContext& ctx) {
     PhiModel m;
