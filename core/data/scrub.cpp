@@ -568,16 +568,20 @@ namespace {
 
 // The generic detectors (any text), interleaved by `order` with the formats' own detectors
 // from the format table (formats/*.cpp): every detector runs over every document.
+// Adapters to the one detector signature (text, lower-cased text, entropy threshold, out).
+using Found = std::vector<Cand>;
+void privateKeys(const std::string& s, const std::string&, double, Found& c) { findPrivateKeys(s, c); }
+void keyValues(const std::string& s, const std::string& low, double, Found& c) { findKeyValueSecrets(s, low, c); }
+void tokens(const std::string& s, const std::string& low, double, Found& c) { findTokens(s, low, c); }
+void assignments(const std::string& s, const std::string& low, double, Found& c) { findAssignments(s, low, c); }
+void passwordWords(const std::string& s, const std::string& low, double, Found& c) { findPasswordWords(s, low, c); }
+void canaries(const std::string& s, const std::string&, double, Found& c) { findCanaries(s, c); }
+void shaped(const std::string& s, const std::string& low, double t, Found& c) { findShapedSecrets(s, low, t, c); }
+
 std::vector<formats::SecretDetector> genericDetectors() {
-    return {
-        {"private_key", 10, [](const std::string& s, const std::string&, double, std::vector<Cand>& c) { findPrivateKeys(s, c); }},
-        {"key_value", 30, [](const std::string& s, const std::string& low, double, std::vector<Cand>& c) { findKeyValueSecrets(s, low, c); }},
-        {"token", 40, [](const std::string& s, const std::string& low, double, std::vector<Cand>& c) { findTokens(s, low, c); }},
-        {"assignment", 70, [](const std::string& s, const std::string& low, double, std::vector<Cand>& c) { findAssignments(s, low, c); }},
-        {"password_word", 90, [](const std::string& s, const std::string& low, double, std::vector<Cand>& c) { findPasswordWords(s, low, c); }},
-        {"canary", 100, [](const std::string& s, const std::string&, double, std::vector<Cand>& c) { findCanaries(s, c); }},
-        {"shaped_secret", 110, [](const std::string& s, const std::string& low, double t, std::vector<Cand>& c) { findShapedSecrets(s, low, t, c); }},
-    };
+    return {{"private_key", 10, privateKeys}, {"key_value", 30, keyValues},         {"token", 40, tokens},
+            {"assignment", 70, assignments},  {"password_word", 90, passwordWords}, {"canary", 100, canaries},
+            {"shaped_secret", 110, shaped}};
 }
 
 const std::vector<formats::SecretDetector>& allDetectors() {

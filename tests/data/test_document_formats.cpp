@@ -67,7 +67,8 @@ private slots:
             withFixture.insert(id);
         }
         for (const DocumentFormat* f : documentFormats())
-            QVERIFY2(withFixture.count(f->id()), (std::string("no fixture in tests/data/formats for ") + f->id()).c_str());
+            QVERIFY2(withFixture.count(f->id()),
+                     (std::string("no fixture in tests/data/formats for ") + f->id()).c_str());
     }
 
     void eachFormatDetectsItsFixtureAndNoOtherClaimsIt() {
@@ -127,7 +128,8 @@ private slots:
         const std::map<std::string, Planted> planted = {
             {"fortigate", {"fortigate.conf", "fortigate_set", "fortigate_psk", "Qm9ndXNGaXh0dXJlUHNrOTk4"}},
             {"arm", {"arm.json", "arm_parameter_default", "arm_secret_parameter", "Fixture-Arm-Pass-8830"}},
-            {"terraform", {"terraform.tf", "terraform_variable_default", "terraform_secret_default", "Fixture-Tf-Pass-4417"}},
+            {"terraform",
+             {"terraform.tf", "terraform_variable_default", "terraform_secret_default", "Fixture-Tf-Pass-4417"}},
             {"markdown", {"markdown.md", "markdown_table_column", "password", "Fixture-Md-Pass-2291"}},
         };
         std::set<int> orders;

@@ -42,7 +42,8 @@ public:
     bool sniff(const DetectInput& in) const override {
         return in.head.compare(0, 1, "{") == 0 || in.head.compare(0, 1, "[") == 0;
     }
-    bool extract(const std::string&, std::string& text, const DataOptions& options, std::string& reason) const override {
+    bool extract(const std::string&, std::string& text, const DataOptions& options,
+                 std::string& reason) const override {
         // Refuse pathological nesting before any parser sees it.
         int depth = jsonNestingDepth(text, options.maxNestingDepth);
         if (depth > options.maxNestingDepth) {

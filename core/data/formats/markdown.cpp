@@ -127,7 +127,8 @@ public:
         if (options.instructionPairs) markdownPairs(r, std::size_t(options.maxTokens) * 4);
     }
     std::vector<SecretDetector> secretDetectors() const override {
-        return {{"markdown_table_column", 80, [](const std::string& s, const std::string&, double, std::vector<Cand>& out) {
+        return {{"markdown_table_column", 80,
+                 [](const std::string& s, const std::string&, double, std::vector<Cand>& out) {
                      findTableColumns(s, out);
                  }}};
     }
