@@ -1,11 +1,15 @@
 #include "data/parsers.h"
 
+#include "data/formats/line_counter.h"
+
 #include <algorithm>
 #include <cstring>
 
 namespace qcw {
 
 namespace {
+
+using formats::LineCounter;
 
 bool isBlank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
@@ -25,26 +29,7 @@ std::size_t lineEndAt(const std::string& s, std::size_t p) {
     return e == std::string::npos ? s.size() : e;
 }
 
-// Line numbers for many offsets in increasing order without rescanning.
-class LineCounter {
-public:
-    explicit LineCounter(const std::string& s) : s_(s) {}
-    int lineAt(std::size_t off) {
-        if (off < pos_) {
-            pos_ = 0;
-            line_ = 1;
-        }
-        off = std::min(off, s_.size());
-        line_ += int(std::count(s_.begin() + long(pos_), s_.begin() + long(off), '\n'));
-        pos_ = off;
-        return line_;
-    }
-
-private:
-    const std::string& s_;
-    std::size_t pos_ = 0;
-    int line_ = 1;
-};
+// LineCounter: data/formats/line_counter.h
 
 void appendUtf8(std::string& out, unsigned long cp) {
     if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0) cp = 0xFFFD;
@@ -66,164 +51,7 @@ void appendUtf8(std::string& out, unsigned long cp) {
 
 }  // namespace
 
-// ============================================================================ FortiGate ==
-
-std::string FortiNode::value(const std::string& key) const {
-    for (const auto& [k, v] : sets)
-        if (k == key) {
-            std::string r;
-            for (const auto& x : v) r += (r.empty() ? "" : " ") + x;
-            return r;
-        }
-    return {};
-}
-
-bool looksLikeFortiGate(const std::string& text) {
-    std::size_t head = std::min<std::size_t>(text.size(), 65536);
-    std::string h = text.substr(0, head);
-    if (h.find("#config-version=") != std::string::npos) return true;
-    int configs = 0, sets = 0, ends = 0;
-    std::size_t p = 0;
-    while (p < h.size()) {
-        std::size_t le = lineEndAt(h, p);
-        std::size_t b = p;
-        while (b < le && isBlank(h[b])) ++b;
-        if (h.compare(b, 7, "config ") == 0) ++configs;
-        else if (h.compare(b, 4, "set ") == 0 || h.compare(b, 5, "edit ") == 0) ++sets;
-        else if (h.compare(b, 3, "end") == 0 || h.compare(b, 4, "next") == 0) ++ends;
-        p = le + 1;
-    }
-    return configs >= 1 && sets >= 1 && (ends >= 1 || configs >= 2);
-}
-
-FortiConfig parseFortiGateConfig(const std::string& text, int maxDepth) {
-    FortiConfig cfg;
-    cfg.root.kind = FortiNode::Kind::Root;
-    cfg.root.begin = 0;
-    cfg.root.end = text.size();
-    std::vector<FortiNode*> stack{&cfg.root};
-    LineCounter lines(text);
-    std::size_t p = 0, n = text.size();
-    int ignoredDepth = 0;  // configs nested past maxDepth are parsed flat
-    while (p < n) {
-        while (p < n && isSpace(text[p])) ++p;
-        if (p >= n) break;
-        std::size_t stmt = p;
-        if (text[p] == '#') {
-            p = lineEndAt(text, p) + 1;
-            continue;
-        }
-        // Tokens up to the end of the line; quoted tokens may span lines.
-        std::vector<std::string> tok;
-        while (p < n && text[p] != '\n') {
-            // Every whitespace but the newline separates tokens (\r of CRLF files, \v, \f):
-            // a token loop that only skipped blanks never advanced past them.
-            while (p < n && text[p] != '\n' && isSpace(text[p])) ++p;
-            if (p >= n || text[p] == '\n') break;
-            std::string t;
-            if (text[p] == '"' || text[p] == '\'') {
-                char q = text[p++];
-                while (p < n && text[p] != q) {
-                    if (text[p] == '\\' && p + 1 < n) {
-                        t += text[p + 1];
-                        p += 2;
-                        continue;
-                    }
-                    t += text[p++];
-                }
-                if (p < n) ++p;
-            } else {
-                while (p < n && !isSpace(text[p])) t += text[p++];
-            }
-            tok.push_back(t);
-        }
-        std::size_t stmtEnd = p;
-        if (p < n) ++p;
-        if (tok.empty()) continue;
-        const std::string& cmd = tok[0];
-        FortiNode* top = stack.back();
-        int line = lines.lineAt(stmt);
-        if (cmd == "config") {
-            if (int(stack.size()) > maxDepth) {
-                ++ignoredDepth;
-                cfg.problems.push_back("line " + std::to_string(line) + ": config nested deeper than " +
-                                       std::to_string(maxDepth) + " levels, read flat");
-                continue;
-            }
-            FortiNode node;
-            node.kind = FortiNode::Kind::Config;
-            for (std::size_t i = 1; i < tok.size(); ++i) node.name += (i > 1 ? " " : "") + tok[i];
-            node.begin = stmt;
-            node.line = line;
-            node.terminated = false;
-            top->children.push_back(std::move(node));
-            stack.push_back(&top->children.back());
-        } else if (cmd == "edit") {
-            if (top->kind == FortiNode::Kind::Edit) {
-                cfg.problems.push_back("line " + std::to_string(line) + ": edit " + top->name + " has no next");
-                top->end = stmt;
-                stack.pop_back();
-                top = stack.back();
-            }
-            if (top->kind != FortiNode::Kind::Config) {
-                cfg.problems.push_back("line " + std::to_string(line) + ": edit outside a config block");
-                continue;
-            }
-            FortiNode node;
-            node.kind = FortiNode::Kind::Edit;
-            node.name = tok.size() > 1 ? tok[1] : std::string();
-            node.begin = stmt;
-            node.line = line;
-            node.terminated = false;
-            top->children.push_back(std::move(node));
-            stack.push_back(&top->children.back());
-        } else if (cmd == "set" || cmd == "append" || cmd == "select") {
-            if (tok.size() < 2) continue;
-            std::vector<std::string> vals(tok.begin() + 2, tok.end());
-            top->sets.emplace_back(tok[1], std::move(vals));
-        } else if (cmd == "unset") {
-            if (tok.size() >= 2) top->unsets.push_back(tok[1]);
-        } else if (cmd == "next") {
-            if (top->kind == FortiNode::Kind::Edit) {
-                top->end = stmtEnd;
-                top->terminated = true;
-                stack.pop_back();
-            } else {
-                cfg.problems.push_back("line " + std::to_string(line) + ": next outside an edit block");
-            }
-        } else if (cmd == "end") {
-            if (ignoredDepth > 0) {
-                --ignoredDepth;
-                continue;
-            }
-            if (top->kind == FortiNode::Kind::Edit) {
-                cfg.problems.push_back("line " + std::to_string(line) + ": edit " + top->name + " closed by end without next");
-                top->end = stmt;
-                top->terminated = true;
-                stack.pop_back();
-                top = stack.back();
-            }
-            if (top->kind == FortiNode::Kind::Config) {
-                top->end = stmtEnd;
-                top->terminated = true;
-                stack.pop_back();
-            } else {
-                cfg.problems.push_back("line " + std::to_string(line) + ": end without config");
-            }
-        } else {
-            // Other CLI verbs (abort, show, get ...) are not configuration.
-        }
-    }
-    for (std::size_t i = stack.size(); i-- > 1;) {
-        FortiNode* node = stack[i];
-        node->end = n;
-        node->terminated = false;
-        cfg.problems.push_back(std::string("unterminated ") + (node->kind == FortiNode::Kind::Config ? "config" : "edit") +
-                               " block '" + (node->kind == FortiNode::Kind::Config ? "config " : "edit ") + node->name +
-                               "' opened at line " + std::to_string(node->line) + " (parsed part kept)");
-    }
-    return cfg;
-}
+// FortiGate: looksLikeFortiGate and parseFortiGateConfig live in data/formats/fortigate.cpp.
 
 // ================================================================================= HCL ==
 

@@ -1,5 +1,8 @@
 #include "data/scrub.h"
 
+#include "data/formats/format.h"
+#include "data/formats/scan.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -10,43 +13,9 @@ namespace qcw {
 
 namespace {
 
-struct Cand {
-    std::size_t b = 0, e = 0;
-    std::string kind;
-};
+using namespace formats::scan;
+using Cand = formats::SecretCandidate;
 
-bool isAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
-bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
-bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
-bool isBlank(char c) { return c == ' ' || c == '\t'; }
-bool isIdent(char c) { return isAlnum(c) || c == '_' || c == '-'; }
-bool isB64(char c) { return isAlnum(c) || c == '+' || c == '/'; }
-bool isB64Url(char c) { return isAlnum(c) || c == '_' || c == '-'; }
-// Characters of a secret-looking token (base64, base64url, Azure client secrets, hex ...).
-bool isTok(char c) { return isAlnum(c) || c == '+' || c == '/' || c == '=' || c == '_' || c == '.' || c == '~' || c == '-'; }
-
-std::string toLower(const std::string& s) {
-    std::string r(s);
-    for (auto& c : r)
-        if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-    return r;
-}
-
-bool startsWith(const std::string& s, std::size_t pos, const char* lit) {
-    std::size_t n = std::strlen(lit);
-    return pos + n <= s.size() && s.compare(pos, n, lit) == 0;
-}
-
-std::size_t lineEnd(const std::string& s, std::size_t pos) {
-    std::size_t e = s.find('\n', pos);
-    return e == std::string::npos ? s.size() : e;
-}
-
-std::size_t trimRight(const std::string& s, std::size_t b, std::size_t e) {
-    while (e > b && isSpace(s[e - 1])) --e;
-    return e;
-}
 
 struct Classes {
     int lower = 0, upper = 0, digit = 0, other = 0;
@@ -70,10 +39,6 @@ bool isGuid(const char* p, std::size_t n) {
         if (dash ? p[i] != '-' : !std::isxdigit(static_cast<unsigned char>(p[i]))) return false;
     }
     return true;
-}
-
-bool isPlaceholder(const std::string& s, std::size_t b) {
-    return startsWith(s, b, "[REDACTED") || startsWith(s, b, "[IP_") || startsWith(s, b, "[EMAIL_");
 }
 
 // --- detectors ---------------------------------------------------------------------------
@@ -114,73 +79,6 @@ void findPrivateKeys(const std::string& s, std::vector<Cand>& out) {
         std::size_t e = mac == std::string::npos ? s.size() : lineEnd(s, mac);
         out.push_back({pos, e, "private_key"});
         pos = e;
-    }
-}
-
-bool fortiKeyIsSecret(const std::string& key, std::string& kind) {
-    static const char* qualifiers[] = {"-policy", "-expire", "-expiry", "-length", "-change", "-attempt", "-reuse",
-                                       "-renewal", "-complexity", "-retry", "-history", "-timeout", "-day",
-                                       "-warning", "-mode", "-type", "-status", "-lockout", "-min", "-max",
-                                       "-check", "-format", "-storage", "-prompt", "-rule"};
-    if (key.find("public") != std::string::npos) return false;
-    bool pw = key.find("password") != std::string::npos || key.find("passwd") != std::string::npos ||
-              key.find("pwd") != std::string::npos;
-    bool psk = key.find("psk") != std::string::npos || key.find("ppk-secret") != std::string::npos ||
-               key.find("pre-shared") != std::string::npos;
-    bool priv = key.find("private-key") != std::string::npos;
-    bool sec = key.find("secret") != std::string::npos || key.find("passphrase") != std::string::npos ||
-               key.find("token") != std::string::npos;
-    bool k = key == "key" || (key.size() > 4 && key.compare(key.size() - 4, 4, "-key") == 0) || key == "apikey" ||
-             key == "sharedkey" || key == "authkey";
-    if (!(pw || psk || priv || sec || k)) return false;
-    for (const char* q : qualifiers)
-        if (key.find(q) != std::string::npos && !priv && !(key == "secret-key")) return false;
-    kind = psk ? "fortigate_psk" : priv ? "private_key" : pw ? "fortigate_password" : k ? "fortigate_key" : "fortigate_secret";
-    return true;
-}
-
-bool plainWordValue(const std::string& v) {
-    static const std::set<std::string> words = {"enable", "disable", "none", "default", "any", "all", "strict",
-                                                "md5", "sha1", "sha256", "sha384", "sha512", "text", "ascii"};
-    return words.count(toLower(v)) > 0;
-}
-
-// FortiGate CLI: `set <secret-ish key> <value...>` with ENC, quoted (multi-line) or bare values.
-void findFortiGateSets(const std::string& s, std::vector<Cand>& out) {
-    std::size_t pos = 0;
-    while (pos < s.size()) {
-        std::size_t le = lineEnd(s, pos);
-        std::size_t p = pos;
-        while (p < le && isBlank(s[p])) ++p;
-        if (startsWith(s, p, "set ") || startsWith(s, p, "set\t")) {
-            p += 4;
-            while (p < le && isBlank(s[p])) ++p;
-            std::size_t kb = p;
-            while (p < le && !isSpace(s[p])) ++p;
-            std::string key = toLower(s.substr(kb, p - kb));
-            std::string kind;
-            while (p < le && isBlank(s[p])) ++p;
-            if (p < le && fortiKeyIsSecret(key, kind)) {
-                std::size_t vb = p, ve;
-                if (s[p] == '"' || s[p] == '\'') {
-                    char q = s[p];
-                    std::size_t i = p + 1;
-                    std::size_t limit = std::min(s.size(), p + (256u << 10));  // quoted values up to 256 KiB
-                    while (i < limit && s[i] != q) i += (s[i] == '\\' ? 2 : 1);
-                    if (i >= limit) i = le;  // unterminated: to the end of the line at least
-                    vb = p + 1;
-                    ve = std::min(i, s.size());
-                    if (ve > le) le = lineEnd(s, ve);
-                } else {
-                    ve = trimRight(s, vb, le);
-                }
-                std::string v = s.substr(vb, std::min<std::size_t>(ve - vb, 64));
-                if (ve > vb && !isPlaceholder(s, vb) && !plainWordValue(s.substr(vb, ve - vb)))
-                    out.push_back({vb, ve, kind});
-                (void)v;
-            }
-        }
-        pos = le + 1;
     }
 }
 
@@ -394,30 +292,6 @@ void findShapedSecrets(const std::string& s, const std::string& low, double thre
     }
 }
 
-bool stopWord(const std::string& v) {
-    static const std::set<std::string> words = {
-        "is", "the", "a", "an", "not", "required", "stored", "set", "in", "to", "of", "for", "and", "or", "must",
-        "should", "will", "be", "changed", "change", "used", "using", "from", "with", "that", "this", "your", "you",
-        "our", "their", "its", "it", "as", "at", "by", "on", "never", "only", "also", "same", "different",
-        "generated", "provided", "supplied", "managed", "kept", "saved", "retrieved", "rotated", "expired",
-        "expires", "empty", "blank", "none", "null", "true", "false", "yes", "no", "optional", "mandatory",
-        "hidden", "encrypted", "hashed", "secure", "securestring", "string", "masked", "redacted", "enable",
-        "disable", "enabled", "disabled", "reset", "protected", "available", "needed", "defined", "configured",
-        "specified", "entered", "sent", "shown", "displayed", "correct", "incorrect", "wrong", "invalid", "valid",
-        "unknown", "see", "refer", "check", "use", "please", "note", "here", "there", "below", "above",
-        "following", "under", "via", "held", "now", "then", "when", "if", "can", "may", "has", "have", "had",
-        "being", "been", "are", "was", "were", "which", "what", "who", "where", "length", "policy", "expiry",
-        "authentication", "based", "less", "field", "value", "parameter", "variable", "file", "type", "sensitive",
-        "too", "very", "still", "stays", "remains", "must", "needs", "change", "changes", "rotation", "per",
-        "number", "characters", "chars", "long", "strong", "weak", "complex", "unique", "temporary", "initial",
-        "each", "every", "both", "either", "own", "local", "remote", "admin", "user", "default", "object", "list",
-        "map", "bool", "number", "sensitive", "description", "lifetime", "timeout", "expiration", "secret",
-        "password", "key", "token", "vault", "keyvault", "identity", "credentials", "credential"};
-    std::string l = toLower(v);
-    while (!l.empty() && (l.back() == '.' || l.back() == ',' || l.back() == ':' || l.back() == ';')) l.pop_back();
-    return words.count(l) > 0;
-}
-
 bool looksSecret(const char* p, std::size_t n) {
     if (n < 8) return false;
     Classes c = classify(p, n);
@@ -608,236 +482,6 @@ void findCanaries(const std::string& s, std::vector<Cand>& out) {
     }
 }
 
-bool secretName(const std::string& lowName) {
-    if (lowName.find("public") != std::string::npos || lowName.find("vault") != std::string::npos ||
-        lowName.find("keyname") != std::string::npos || lowName.find("keysize") != std::string::npos ||
-        lowName.find("keytype") != std::string::npos || lowName.find("keylength") != std::string::npos)
-        return false;
-    for (const char* w : {"password", "passwd", "secret", "key", "pwd", "token", "passphrase", "psk", "credential"})
-        if (lowName.find(w) != std::string::npos) return true;
-    return false;
-}
-
-// Scans back from `pos` to the `{` that opens the enclosing JSON object, skipping balanced
-// braces; returns npos when not found within `limit` bytes.
-std::size_t enclosingBrace(const std::string& s, std::size_t pos, std::size_t limit) {
-    int depth = 0;
-    std::size_t stop = pos > limit ? pos - limit : 0;
-    bool inStr = false;
-    for (std::size_t i = pos; i-- > stop;) {
-        char c = s[i];
-        if (c == '"' && (i == 0 || s[i - 1] != '\\')) inStr = !inStr;
-        if (inStr) continue;
-        if (c == '}') ++depth;
-        else if (c == '{') {
-            if (depth == 0) return i;
-            --depth;
-        }
-    }
-    return std::string::npos;
-}
-
-// ARM: "adminPassword": { "type": "securestring", "defaultValue": "X" } and parameter files
-// "adminPassword": { "value": "X" }.
-void findArmDefaults(const std::string& s, const std::string& low, std::vector<Cand>& out) {
-    for (const char* key : {"\"defaultvalue\"", "\"value\""}) {
-        std::size_t pos = 0, klen = std::strlen(key);
-        while ((pos = low.find(key, pos)) != std::string::npos) {
-            std::size_t at = pos;
-            pos += klen;
-            std::size_t p = at + klen;
-            while (p < s.size() && isSpace(s[p])) ++p;
-            if (p >= s.size() || s[p] != ':') continue;
-            ++p;
-            while (p < s.size() && isSpace(s[p])) ++p;
-            std::size_t ob = enclosingBrace(s, at, 4096);
-            if (ob == std::string::npos) continue;
-            std::size_t q = ob;
-            while (q > 0 && isSpace(s[q - 1])) --q;
-            if (q == 0 || s[q - 1] != ':') continue;
-            --q;
-            while (q > 0 && isSpace(s[q - 1])) --q;
-            if (q == 0 || s[q - 1] != '"') continue;
-            std::size_t ne = q - 1;
-            std::size_t nb = s.rfind('"', ne == 0 ? 0 : ne - 1);
-            if (nb == std::string::npos || ne - nb > 128) continue;
-            if (!secretName(low.substr(nb + 1, ne - nb - 1))) continue;
-            std::size_t vb, ve;
-            if (p < s.size() && s[p] == '"') {
-                std::size_t i = p + 1;
-                while (i < s.size() && s[i] != '"') i += (s[i] == '\\' ? 2 : 1);
-                vb = p + 1;
-                ve = std::min(i, s.size());
-            } else {
-                vb = p;
-                ve = p;
-                while (ve < s.size() && s[ve] != ',' && s[ve] != '}' && s[ve] != '\n') ++ve;
-                ve = trimRight(s, vb, ve);
-                if (ve > vb && (s[vb] == '{' || s[vb] == '[')) continue;  // objects are not a value
-                std::string v = low.substr(vb, ve - vb);
-                if (v == "null" || v == "true" || v == "false") continue;
-            }
-            if (ve > vb && !isPlaceholder(s, vb)) out.push_back({vb, ve, "arm_secret_parameter"});
-        }
-    }
-}
-
-// Terraform: variable "admin_password" { default = "X" } (quoted or heredoc).
-void findTerraformDefaults(const std::string& s, const std::string& low, std::vector<Cand>& out) {
-    std::size_t pos = 0;
-    while ((pos = low.find("variable", pos)) != std::string::npos) {
-        std::size_t at = pos;
-        pos += 8;
-        if (at > 0 && isIdent(s[at - 1])) continue;
-        std::size_t p = at + 8;
-        while (p < s.size() && isBlank(s[p])) ++p;
-        std::size_t nb = p;
-        if (p < s.size() && s[p] == '"') ++nb, ++p;
-        while (p < s.size() && isIdent(s[p])) ++p;
-        std::string name = low.substr(nb, p - nb);
-        if (name.empty() || !secretName(name)) continue;
-        std::size_t ob = s.find('{', p);
-        if (ob == std::string::npos || ob - p > 8) continue;
-        // Block end with string awareness.
-        int depth = 0;
-        std::size_t i = ob, be = s.size();
-        bool inStr = false;
-        for (; i < s.size(); ++i) {
-            char c = s[i];
-            if (inStr) {
-                if (c == '\\') ++i;
-                else if (c == '"') inStr = false;
-                continue;
-            }
-            if (c == '"') inStr = true;
-            else if (c == '{') ++depth;
-            else if (c == '}' && --depth == 0) {
-                be = i;
-                break;
-            }
-        }
-        std::size_t d = ob;
-        while ((d = low.find("default", d)) != std::string::npos && d < be) {
-            std::size_t q = d + 7;
-            if (d > 0 && isIdent(s[d - 1])) {
-                d = q;
-                continue;
-            }
-            while (q < be && isBlank(s[q])) ++q;
-            if (q >= be || s[q] != '=') {
-                d = q;
-                continue;
-            }
-            ++q;
-            while (q < be && isBlank(s[q])) ++q;
-            std::size_t vb = q, ve = q;
-            if (startsWith(s, q, "<<")) {
-                std::size_t t = q + 2;
-                if (t < be && s[t] == '-') ++t;
-                std::size_t tb = t;
-                while (t < be && isIdent(s[t])) ++t;
-                std::string term = s.substr(tb, t - tb);
-                vb = std::min(lineEnd(s, t) + 1, s.size());
-                std::size_t l = vb;
-                ve = be;
-                while (l < be) {
-                    std::size_t le = lineEnd(s, l);
-                    std::size_t f = l;
-                    while (f < le && isBlank(s[f])) ++f;
-                    if (!term.empty() && s.compare(f, term.size(), term) == 0 && trimRight(s, f, le) == f + term.size()) {
-                        ve = l > vb ? l - 1 : l;  // keep the newline before the terminator
-                        break;
-                    }
-                    l = le + 1;
-                }
-            } else if (q < be && s[q] == '"') {
-                std::size_t k = q + 1;
-                while (k < be && s[k] != '"') k += (s[k] == '\\' ? 2 : 1);
-                vb = q + 1;
-                ve = std::min(k, be);
-            } else {
-                ve = trimRight(s, q, lineEnd(s, q));
-                std::string v = low.substr(vb, ve - vb);
-                if (v == "null" || v == "true" || v == "false" || v.empty() || v[0] == '{' || v[0] == '[') ve = vb;
-            }
-            if (ve > vb && !isPlaceholder(s, vb)) out.push_back({vb, ve, "terraform_secret_default"});
-            break;
-        }
-        pos = std::max(pos, ob + 1);
-    }
-}
-
-bool secretColumn(const std::string& header) {
-    for (const char* w : {"password", "passwd", "passphrase", "secret", "psk", "pre-shared", "api key", "api-key",
-                          "access key", "shared key", "private key", "token value", "pin"})
-        if (header.find(w) != std::string::npos) return header.find("public") == std::string::npos;
-    return false;
-}
-
-// Markdown tables whose header names a password/secret/key column: those cells go.
-void findTableColumns(const std::string& s, std::vector<Cand>& out) {
-    std::size_t pos = 0;
-    while (pos < s.size()) {
-        std::size_t le = lineEnd(s, pos);
-        std::size_t p = pos;
-        while (p < le && isBlank(s[p])) ++p;
-        if (p < le && s[p] == '|') {
-            // header cells
-            std::vector<bool> secretCol;
-            std::size_t c = p + 1;
-            while (c < le) {
-                std::size_t n = s.find('|', c);
-                if (n == std::string::npos || n > le) n = le;
-                secretCol.push_back(secretColumn(toLower(s.substr(c, n - c))));
-                c = n + 1;
-            }
-            bool any = std::find(secretCol.begin(), secretCol.end(), true) != secretCol.end();
-            std::size_t row = le + 1;
-            bool sepRow = row < s.size() && std::string_view(s).substr(row, lineEnd(s, row) - row).find("---") != std::string_view::npos;
-            if (!any || !sepRow) {
-                // Not a table with a secret column: skip the whole table.
-                while (row < s.size()) {
-                    std::size_t re = lineEnd(s, row);
-                    std::size_t r = row;
-                    while (r < re && isBlank(s[r])) ++r;
-                    if (r >= re || s[r] != '|') break;
-                    row = re + 1;
-                }
-                pos = row;
-                continue;
-            }
-            while (row < s.size()) {
-                std::size_t re = lineEnd(s, row);
-                std::size_t r = row;
-                while (r < re && isBlank(s[r])) ++r;
-                if (r >= re || s[r] != '|') break;
-                std::size_t cell = r + 1;
-                std::size_t col = 0;
-                bool separator = std::string_view(s).substr(r, re - r).find("---") != std::string_view::npos;
-                while (cell < re && !separator) {
-                    std::size_t n = s.find('|', cell);
-                    if (n == std::string::npos || n > re) n = re;
-                    if (col < secretCol.size() && secretCol[col]) {
-                        std::size_t vb = cell, ve = n;
-                        while (vb < ve && isBlank(s[vb])) ++vb;
-                        ve = trimRight(s, vb, ve);
-                        while (vb < ve && s[vb] == '`' && s[ve - 1] == '`') ++vb, --ve;
-                        if (ve > vb && !isPlaceholder(s, vb) && !stopWord(s.substr(vb, ve - vb)) &&
-                            s.substr(vb, ve - vb) != "-" && s[vb] != '(' && s[vb] != '<')
-                            out.push_back({vb, ve, "password"});
-                    }
-                    ++col;
-                    cell = n + 1;
-                }
-                row = re + 1;
-            }
-            pos = row;
-            continue;
-        }
-        pos = le + 1;
-    }
-}
-
 void findEmails(const std::string& s, std::vector<Cand>& out) {
     std::size_t pos = 0;
     while ((pos = s.find('@', pos)) != std::string::npos) {
@@ -922,18 +566,38 @@ std::size_t Anonymizer::distinct(const std::string& kind) const {
 
 namespace {
 
+// The generic detectors (any text), interleaved by `order` with the formats' own detectors
+// from the format table (formats/*.cpp): every detector runs over every document.
+// Adapters to the one detector signature (text, lower-cased text, entropy threshold, out).
+using Found = std::vector<Cand>;
+void privateKeys(const std::string& s, const std::string&, double, Found& c) { findPrivateKeys(s, c); }
+void keyValues(const std::string& s, const std::string& low, double, Found& c) { findKeyValueSecrets(s, low, c); }
+void tokens(const std::string& s, const std::string& low, double, Found& c) { findTokens(s, low, c); }
+void assignments(const std::string& s, const std::string& low, double, Found& c) { findAssignments(s, low, c); }
+void passwordWords(const std::string& s, const std::string& low, double, Found& c) { findPasswordWords(s, low, c); }
+void canaries(const std::string& s, const std::string&, double, Found& c) { findCanaries(s, c); }
+void shaped(const std::string& s, const std::string& low, double t, Found& c) { findShapedSecrets(s, low, t, c); }
+
+std::vector<formats::SecretDetector> genericDetectors() {
+    return {{"private_key", 10, privateKeys}, {"key_value", 30, keyValues},         {"token", 40, tokens},
+            {"assignment", 70, assignments},  {"password_word", 90, passwordWords}, {"canary", 100, canaries},
+            {"shaped_secret", 110, shaped}};
+}
+
+const std::vector<formats::SecretDetector>& allDetectors() {
+    static const std::vector<formats::SecretDetector> all = [] {
+        std::vector<formats::SecretDetector> d = genericDetectors();
+        for (const auto& f : formats::formatSecretDetectors()) d.push_back(f);
+        std::stable_sort(d.begin(), d.end(), [](const formats::SecretDetector& a, const formats::SecretDetector& b) {
+            return a.order < b.order;
+        });
+        return d;
+    }();
+    return all;
+}
+
 void detectAll(const std::string& raw, const std::string& low, double threshold, std::vector<Cand>& c) {
-    findPrivateKeys(raw, c);
-    findFortiGateSets(raw, c);
-    findKeyValueSecrets(raw, low, c);
-    findTokens(raw, low, c);
-    findArmDefaults(raw, low, c);
-    findTerraformDefaults(raw, low, c);
-    findAssignments(raw, low, c);
-    findTableColumns(raw, c);
-    findPasswordWords(raw, low, c);
-    findCanaries(raw, c);
-    findShapedSecrets(raw, low, threshold, c);
+    for (const auto& d : allDetectors()) d.find(raw, low, threshold, c);
 }
 
 // --- the second look: text an adversary (or an encoder) disguised ---------------------------

@@ -4,7 +4,10 @@
 
 #include <QString>
 
+#include <cstdio>
 #include <exception>
+#include <string>
+#include <vector>
 
 namespace qcw::test {
 
@@ -20,6 +23,27 @@ QString errorOf(F&& f) {
         return QStringLiteral("NOT A qcw::Error: ") + e.what();
     }
     return QString();
+}
+
+// A PDF file from its objects (object i + 1 is objs[i]; object 1 must be the catalog):
+// header, objects, cross-reference table and trailer, so poppler reads it without repair.
+inline std::string pdfFromObjects(const std::vector<std::string>& objs) {
+    std::string out = "%PDF-1.4\n";
+    std::vector<std::size_t> offs;
+    for (std::size_t i = 0; i < objs.size(); ++i) {
+        offs.push_back(out.size());
+        out += std::to_string(i + 1) + " 0 obj\n" + objs[i] + "\nendobj\n";
+    }
+    std::size_t xref = out.size();
+    out += "xref\n0 " + std::to_string(objs.size() + 1) + "\n0000000000 65535 f \n";
+    for (auto o : offs) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%010zu 00000 n \n", o);
+        out += buf;
+    }
+    out += "trailer\n<< /Size " + std::to_string(objs.size() + 1) + " /Root 1 0 R >>\nstartxref\n" +
+           std::to_string(xref) + "\n%%EOF\n";
+    return out;
 }
 
 }  // namespace qcw::test

@@ -4,6 +4,7 @@
 // secrets of every detector's shape, generated at random and put into random documents of
 // every format in random disguises, never reach dataset.jsonl.
 #include "data/data.h"
+#include "test_support.h"
 
 #include <QtTest>
 
@@ -43,21 +44,7 @@ std::string pdf(const std::vector<std::string>& pages) {
         kids += std::to_string(objs.size()) + " 0 R ";
     }
     objs[1] = "<< /Type /Pages /Kids [" + kids + "] /Count " + std::to_string(pages.size()) + " >>";
-    std::string out = "%PDF-1.4\n";
-    std::vector<std::size_t> offs;
-    for (std::size_t i = 0; i < objs.size(); ++i) {
-        offs.push_back(out.size());
-        out += std::to_string(i + 1) + " 0 obj\n" + objs[i] + "\nendobj\n";
-    }
-    std::size_t xref = out.size();
-    out += "xref\n0 " + std::to_string(objs.size() + 1) + "\n0000000000 65535 f \n";
-    for (auto o : offs) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%010zu 00000 n \n", o);
-        out += buf;
-    }
-    out += "trailer\n<< /Size " + std::to_string(objs.size() + 1) + " /Root 1 0 R >>\nstartxref\n" + std::to_string(xref) + "\n%%EOF\n";
-    return out;
+    return qcw::test::pdfFromObjects(objs);
 }
 
 std::string base64(const std::string& in) {

@@ -37,21 +37,7 @@ std::string deflatedPdf(const QByteArray& content) {
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>",
         "<< /Length " + std::to_string(z.size()) + " /Filter /FlateDecode >>\nstream\n" + z.toStdString() + "\nendstream"};
-    std::string out = "%PDF-1.4\n";
-    std::vector<std::size_t> offs;
-    for (std::size_t i = 0; i < objs.size(); ++i) {
-        offs.push_back(out.size());
-        out += std::to_string(i + 1) + " 0 obj\n" + objs[i] + "\nendobj\n";
-    }
-    std::size_t xref = out.size();
-    out += "xref\n0 " + std::to_string(objs.size() + 1) + "\n0000000000 65535 f \n";
-    for (auto o : offs) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%010zu 00000 n \n", o);
-        out += buf;
-    }
-    out += "trailer\n<< /Size " + std::to_string(objs.size() + 1) + " /Root 1 0 R >>\nstartxref\n" + std::to_string(xref) + "\n%%EOF\n";
-    return out;
+    return qcw::test::pdfFromObjects(objs);
 }
 
 }  // namespace
