@@ -9,7 +9,7 @@
 #include "common/error.h"
 #include "model/cuda_support.h"
 #include "train/train_api.h"
-#include "train/train_data.h"
+#include "data/train_data.h"
 
 #include <QComboBox>
 #include <QCoreApplication>
