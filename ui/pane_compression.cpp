@@ -10,7 +10,7 @@
 #include "ui/decomposition_plugin.h"
 
 #include "common/error.h"
-#include "train/train_data.h"
+#include "data/train_data.h"
 #include "decompose/spectra_api.h"
 #include "decompose/strategies/registry.h"
 #include "io/inventory.h"

@@ -10,7 +10,7 @@
 
 #include "common/error.h"
 #include "train/train_api.h"
-#include "train/train_data.h"
+#include "data/train_data.h"
 
 #include <QCoreApplication>
 #include <QDir>

@@ -3,7 +3,7 @@
 #include "common/error.h"
 #include "hub/hub_cache.h"
 #include "io/phi_config.h"
-#include "train/train_data.h"
+#include "data/train_data.h"
 
 #include <unistd.h>
 
@@ -139,7 +139,7 @@ std::string defaultModelDir() {
     return (fs::path(QCW_SOURCE_DIR) / "tests/data/tiny-phi").string();
 }
 
-// The readers live in core (train/train_data.h) so the workbench shares them.
+// The readers live in core (data/train_data.h) so the workbench shares them.
 std::vector<std::vector<std::int64_t>> readIdRows(const std::string& path) { return qcw::readIdRows(path); }
 
 std::vector<std::string> readDatasetTexts(const std::string& jsonl) { return qcw::readDatasetTexts(jsonl); }

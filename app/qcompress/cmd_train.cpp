@@ -3,7 +3,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "train/train_api.h"
-#include "train/train_data.h"
+#include "data/train_data.h"
 
 #include <cmath>
 #include <cstdio>

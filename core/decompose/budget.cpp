@@ -5,6 +5,7 @@
 #include "decompose/decompose.h"
 #include "decompose/lqer.h"
 #include "decompose/quantize.h"
+#include "io/arch.h"
 #include "model/encoded.h"
 #include "model/packed.h"
 #include "rank/joint_allocation.h"
@@ -219,7 +220,7 @@ CompressionReport compressToBudget(PhiModel& model, const CompressOptions& o, co
     std::vector<Unit> units;
     {
         Unit e;
-        e.name = "model.embed_tokens.weight";
+        e.name = phiArchitecture().name(TensorId::TokenEmbd) + kWeightSuffix;
         e.embedding = model.embedTokens.to(at::kCPU, at::kFloat).contiguous();
         e.m = e.embedding.size(0);
         e.n = e.embedding.size(1);

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "decompose/decompose.h"
+#include "io/arch.h"
 #include "io/checkpoint.h"
 #include "io/inventory.h"
 #include "io/safetensors.h"
@@ -11,8 +12,9 @@
 #include "model/encoded.h"
 #include "model/factorized.h"
 #include "model/loader.h"
-#include "model/optim.h"
+#include "train/optimizer.h"
 #include "model/quantized.h"
+#include "model/snapshot.h"
 
 #include <c10/core/InferenceMode.h>
 #include <nlohmann/json.hpp>
@@ -28,9 +30,16 @@ namespace qcw {
 
 namespace {
 
-const char* kKinds[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.dense", "mlp.fc1", "mlp.fc2"};
+// A block's linear maps in model order (q, k, v, dense, fc1, fc2) by their names inside the
+// block, and lm_head: the architecture table's names (io/arch.h).
+const std::vector<std::string> kKinds = [] {
+    std::vector<std::string> k;
+    for (TensorId id : phiArchitecture().blockLinears()) k.push_back(phiArchitecture().local(id));
+    return k;
+}();
+const std::string kLmHead = phiArchitecture().name(TensorId::Output);
 
-std::string linearName(int block, const char* kind) { return "model.layers." + std::to_string(block) + "." + kind; }
+std::string linearName(int block, const std::string& kind) { return phiArchitecture().blockPrefix(block) + kind; }
 
 std::shared_ptr<LinearOp>* slotOf(PhiBlock& b, int k) {
     switch (k) {
@@ -83,7 +92,7 @@ std::vector<Group> planByRule(PhiModel& model, const CompressOptions& o, const G
                                   blk.k->outFeatures() == blk.v->outFeatures();
             if (stackQkv) {
                 Group g;
-                g.info.name = "model.layers." + std::to_string(b) + ".self_attn.qkv";
+                g.info.name = phiArchitecture().blockPrefix(b) + "self_attn.qkv";
                 g.info.method = rule.qkvStack;
                 for (int k = 0; k < 3; ++k) {
                     g.info.members.push_back(linearName(b, kKinds[k]));
@@ -99,7 +108,7 @@ std::vector<Group> planByRule(PhiModel& model, const CompressOptions& o, const G
             for (int k = first; k < 6; ++k) single(linearName(b, kKinds[k]), slotOf(blk, k), rule.single(k), b);
         }
     }
-    if (o.includeLmHead && !model.config.tieWordEmbeddings) single("lm_head", &model.lmHead, rule.lmHead, -1);
+    if (o.includeLmHead && !model.config.tieWordEmbeddings) single(kLmHead, &model.lmHead, rule.lmHead, -1);
     return groups;
 }
 
@@ -228,7 +237,7 @@ void forEachCalibrationGram(PhiModel& model, const std::vector<std::vector<std::
     }
     at::Tensor x = flat2d(at::layer_norm(h, {h.size(-1)}, model.finalLayerNorm.weight, model.finalLayerNorm.bias,
                                          model.config.layerNormEps)).to(at::kCPU);
-    visit("lm_head", at::matmul(x.t(), x));
+    visit(kLmHead, at::matmul(x.t(), x));
 }
 
 // --- shared by the strategies (decompose/strategies) -------------------------------------------
@@ -456,7 +465,7 @@ CompressionReport compressModel(PhiModel& model, const CompressOptions& o, const
         }
         if (pooled) {
             for (auto& g : groups) {
-                if (g.block >= 0 || g.info.name == "lm_head") continue;
+                if (g.block >= 0 || g.info.name == kLmHead) continue;
                 std::vector<const InputStats*> st;
                 for (const auto& mname : g.info.members) st.push_back(&stats[mname]);
                 const std::string kind = g.info.name.substr(3);
@@ -465,7 +474,7 @@ CompressionReport compressModel(PhiModel& model, const CompressOptions& o, const
             }
         }
         for (auto& g : groups) {
-            if (g.info.name != "lm_head") continue;
+            if (g.info.name != kLmHead) continue;
             at::Tensor xc = flat2d(at::layer_norm(hC, {hC.size(-1)}, model.finalLayerNorm.weight, model.finalLayerNorm.bias,
                                                   model.config.layerNormEps)).to(at::kCPU);
             at::Tensor xo = feedback ? flat2d(at::layer_norm(hO, {hO.size(-1)}, model.finalLayerNorm.weight,
@@ -546,60 +555,9 @@ std::string reportToJson(const CompressionReport& r) {
 
 void writeModelFiles(const PhiModel& model, const std::string& dir, const CompressionReport* report,
                      std::optional<DType> floatDtype) {
-    if (floatDtype && *floatDtype != DType::F32 && *floatDtype != DType::F16 && *floatDtype != DType::BF16)
-        fail(std::string("store dtype ") + dtypeName(*floatDtype), "must be F32, F16 or BF16");
-    std::vector<at::Tensor> keep;
-    std::vector<TensorToWrite> entries;
-    auto dtypeOf = [](const at::Tensor& t) {
-        switch (t.scalar_type()) {
-            case at::kHalf: return DType::F16;
-            case at::kBFloat16: return DType::BF16;
-            case at::kChar: return DType::I8;
-            case at::kByte: return DType::U8;
-            default: return DType::F32;
-        }
-    };
-    auto addAs = [&](const std::string& name, const at::Tensor& t, bool convert) {
-        if (!t.defined()) return;
-        at::Tensor c = t.scalar_type() == at::kDouble ? t.to(at::kFloat) : t;
-        if (convert && floatDtype && c.is_floating_point()) c = c.to(toScalarType(*floatDtype));
-        c = c.to(at::kCPU).contiguous();
-        keep.push_back(c);
-        entries.push_back({name, dtypeOf(c), std::vector<std::int64_t>(c.sizes().begin(), c.sizes().end()), c.data_ptr(), {}});
-    };
-    auto add = [&](const std::string& name, const at::Tensor& t) { addAs(name, t, true); };
-    // Encoded maps (model/encoded.h) store their blocks and fp16 scales as they are.
-    const TensorSink raw = [&](const std::string& name, const at::Tensor& t) { addAs(name, t, false); };
-    std::set<const TuckerBases*> writtenBases;
-    auto addLinear = [&](const std::string& name, const LinearOp& op) {
-        add(name + ".bias", op.bias());
-        if (encodedTensors(name, op, raw)) return;
-        if (auto* d = dynamic_cast<const DenseLinear*>(&op)) {
-            add(name + ".weight", d->weight());
-        } else if (auto* lr = dynamic_cast<const LowRankLinear*>(&op)) {
-            auto& m = const_cast<LowRankLinear&>(*lr);
-            add(name + ".lowrank_left", m.left());
-            add(name + ".lowrank_right", m.right());
-        } else if (auto* tk = dynamic_cast<const TuckerLinear*>(&op)) {
-            add(name + ".tucker_core", tk->core());
-            if (writtenBases.insert(tk->bases().get()).second) {
-                add("tucker." + tk->bases()->group + ".in_basis", tk->bases()->inBasis);
-                add("tucker." + tk->bases()->group + ".out_basis", tk->bases()->outBasis);
-            }
-        } else if (auto* q8 = dynamic_cast<const Int8LowRankLinear*>(&op)) {
-            add(name + ".lowrank_left", q8->qLeft());
-            add(name + ".lowrank_left_scale", q8->leftScale());
-            add(name + ".lowrank_right", q8->qRight());
-            add(name + ".lowrank_right_scale", q8->rightScale());
-        } else if (auto* q = dynamic_cast<const Int8Linear*>(&op)) {
-            add(name + ".qweight", q->qweight());
-            add(name + ".qscale", q->scale());
-        } else if (auto* tt = dynamic_cast<const TTLinear*>(&op)) {
-            for (std::size_t k = 0; k < tt->cores().size(); ++k) add(name + ".tt_core_" + std::to_string(k), tt->cores()[k]);
-        } else {
-            fail(name, "cannot save a linear map of kind '" + op.method() + "'");
-        }
-    };
+    SnapshotOptions snap;
+    snap.floatDtype = floatDtype;
+    std::optional<BlockMatrix> embedding;
     if (report && !report->embeddingFormat.empty()) {
         // A quantized embedding is held dequantized; its blocks are re-derived and checked to
         // reproduce the held values exactly (the reference rules are idempotent on them).
@@ -607,34 +565,11 @@ void writeModelFiles(const PhiModel& model, const std::string& dir, const Compre
         if (!kernels::parseFormat(report->embeddingFormat, f) || !kernels::isQuantized(f))
             fail("embedding format " + report->embeddingFormat, "expected q8 or q4");
         at::Tensor e = model.embedTokens.to(at::kCPU, at::kFloat).contiguous();
-        BlockMatrix q = requantizeExactly(e, f);
-        blockMatrixTensors("model.embed_tokens.weight", q, raw);
-    } else {
-        add("model.embed_tokens.weight", model.embedTokens);
+        embedding = requantizeExactly(e, f);
+        snap.embeddingBlocks = &*embedding;
     }
-    for (std::size_t b = 0; b < model.blocks.size(); ++b) {
-        const auto& blk = model.blocks[b];
-        const std::string p = "model.layers." + std::to_string(b) + ".";
-        add(p + "input_layernorm.weight", blk.inputLayerNorm.weight);
-        add(p + "input_layernorm.bias", blk.inputLayerNorm.bias);
-        if (model.config.qkLayerNorm) {
-            add(p + "self_attn.q_layernorm.weight", blk.qLayerNorm.weight);
-            add(p + "self_attn.q_layernorm.bias", blk.qLayerNorm.bias);
-            add(p + "self_attn.k_layernorm.weight", blk.kLayerNorm.weight);
-            add(p + "self_attn.k_layernorm.bias", blk.kLayerNorm.bias);
-        }
-        for (int k = 0; k < 6; ++k) addLinear(p + kKinds[k], **slotOf(const_cast<PhiBlock&>(blk), k));
-    }
-    add("model.final_layernorm.weight", model.finalLayerNorm.weight);
-    add("model.final_layernorm.bias", model.finalLayerNorm.bias);
-    if (model.config.tieWordEmbeddings && model.lmHead->method() == "dense") add("lm_head.bias", model.lmHead->bias());
-    else addLinear("lm_head", *model.lmHead);
-    writeSafetensors((fs::path(dir) / "model.safetensors").string(), entries, {{"format", "pt"}, {"generator", "qcompress"}});
-    PhiConfig c = model.config;
-    const at::ScalarType stored = floatDtype ? toScalarType(*floatDtype) : model.dtype;
-    c.torchDtype = stored == at::kHalf ? "float16" : stored == at::kBFloat16 ? "bfloat16" : "float32";
-    writeTextFileAtomically((fs::path(dir) / "config.json").string(), c.toJsonText());
-    if (report) writeTextFileAtomically((fs::path(dir) / "compression.json").string(), reportToJson(*report));
+    if (report) snap.compressionJson = reportToJson(*report);
+    writeModelSnapshot(model, dir, snap);
 }
 
 CompressionReport compressModelDir(const std::string& modelDir, const std::string& outDir, const CompressOptions& opts,

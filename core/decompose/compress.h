@@ -73,8 +73,9 @@ CompressionReport compressToBudget(PhiModel& model, const CompressOptions& opts,
 
 CompressionReport compressModel(PhiModel& model, const CompressOptions& opts, const RunContext& ctx = RunContext::none());
 
-// Writes config.json, model.safetensors (factors for factorized layers) and, with a report,
-// compression.json into `dir` (which must exist and be empty, e.g. a temporary directory).
+// Writes a compressed snapshot into `dir` (which must exist and be empty, e.g. a temporary
+// directory) through model/snapshot.h: config.json, model.safetensors (factors for factorized
+// layers) and, with a report, compression.json and the embedding's blocks in its format.
 // Floating-point tensors are stored as `floatDtype` when given (F32, F16 or BF16), else as held.
 void writeModelFiles(const PhiModel& model, const std::string& dir, const CompressionReport* report,
                      std::optional<DType> floatDtype = std::nullopt);

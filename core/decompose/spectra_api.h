@@ -1,7 +1,8 @@
 #pragma once
-// Singular-value spectra of a model's matrices, as plain data for the CLI and the UI.
+// Singular-value spectra of a model's matrices, as plain data for the CLI and the UI
+// (spectra.cpp). The statistics of one spectrum: decompose/spectra_stats.h.
 #include "common/run_context.h"
-#include "decompose/spectral.h"
+#include "decompose/spectra_stats.h"
 
 #include <string>
 #include <vector>

@@ -4,6 +4,7 @@
 #include "common/run_context.h"
 #include "export/gguf.h"
 #include "export/gguf_internal.h"
+#include "io/arch.h"
 #include "io/checkpoint.h"
 #include "model/loader.h"
 
@@ -97,31 +98,35 @@ GgufExportResult exportGguf(const std::string& modelDir, const std::string& out,
             res.rebuilt.push_back(module);
             methods.insert(op->method());
         }
-        plan.push_back({gname + ".weight", [op] { return op->denseWeight(); }, true});
-        plan.push_back({gname + ".bias", [op, gname] {
+        plan.push_back({gname + kWeightSuffix, [op] { return op->denseWeight(); }, true});
+        plan.push_back({gname + kBiasSuffix, [op, gname] {
                             at::Tensor b = op->bias();
                             // phi2 in llama.cpp adds a bias to every map; none is a zero bias.
                             return b.defined() ? b : at::zeros({op->outFeatures()}, at::kFloat);
                         },
                         false});
     };
-    plan.push_back({"token_embd.weight", [&] { return model.embedTokens; }, true});
+    // Both names from the architecture table (io/arch.h): llama.cpp's and the checkpoint's.
+    const Architecture& names = phiArchitecture();
+    plan.push_back({names.gguf(TensorId::TokenEmbd) + kWeightSuffix, [&] { return model.embedTokens; }, true});
     for (std::size_t i = 0; i < model.blocks.size(); ++i) {
         const auto& b = model.blocks[i];
-        const std::string g = "blk." + std::to_string(i) + ".";
-        const std::string h = "model.layers." + std::to_string(i) + ".";
-        plan.push_back({g + "attn_norm.weight", [&b] { return b.inputLayerNorm.weight; }, false});
-        plan.push_back({g + "attn_norm.bias", [&b] { return b.inputLayerNorm.bias; }, false});
-        linear(g + "attn_q", h + "self_attn.q_proj", b.q);
-        linear(g + "attn_k", h + "self_attn.k_proj", b.k);
-        linear(g + "attn_v", h + "self_attn.v_proj", b.v);
-        linear(g + "attn_output", h + "self_attn.dense", b.dense);
-        linear(g + "ffn_up", h + "mlp.fc1", b.fc1);
-        linear(g + "ffn_down", h + "mlp.fc2", b.fc2);
+        const int bi = static_cast<int>(i);
+        auto lin = [&](TensorId id, const std::shared_ptr<LinearOp>& op) { linear(names.gguf(id, bi), names.name(id, bi), op); };
+        const std::string norm = names.gguf(TensorId::AttnNorm, bi);
+        plan.push_back({norm + kWeightSuffix, [&b] { return b.inputLayerNorm.weight; }, false});
+        plan.push_back({norm + kBiasSuffix, [&b] { return b.inputLayerNorm.bias; }, false});
+        lin(TensorId::AttnQ, b.q);
+        lin(TensorId::AttnK, b.k);
+        lin(TensorId::AttnV, b.v);
+        lin(TensorId::AttnOut, b.dense);
+        lin(TensorId::FfnUp, b.fc1);
+        lin(TensorId::FfnDown, b.fc2);
     }
-    plan.push_back({"output_norm.weight", [&] { return model.finalLayerNorm.weight; }, false});
-    plan.push_back({"output_norm.bias", [&] { return model.finalLayerNorm.bias; }, false});
-    linear("output", "lm_head", model.lmHead);
+    const std::string outNorm = names.gguf(TensorId::OutputNorm);
+    plan.push_back({outNorm + kWeightSuffix, [&] { return model.finalLayerNorm.weight; }, false});
+    plan.push_back({outNorm + kBiasSuffix, [&] { return model.finalLayerNorm.bias; }, false});
+    linear(names.gguf(TensorId::Output), names.name(TensorId::Output), model.lmHead);
     for (const auto& m : methods) res.factorizedMethods += (res.factorizedMethods.empty() ? "" : ",") + m;
 
     const gguf::Vocab vocab = gguf::loadVocab(modelDir, cfg.vocabSize);
@@ -129,7 +134,7 @@ GgufExportResult exportGguf(const std::string& modelDir, const std::string& out,
     res.realTokenizer = vocab.real;
 
     gguf::Writer w;
-    const std::string arch = "phi2";
+    const std::string arch = names.ggufName;
     std::string name = opts.name;
     if (name.empty()) name = fs::path(fs::absolute(modelDir)).lexically_normal().filename().string();
     if (name.empty()) name = "phi";

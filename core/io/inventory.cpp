@@ -1,50 +1,46 @@
 #include "io/inventory.h"
 
 #include "common/error.h"
+#include "io/arch.h"
 #include "io/checkpoint.h"
 
 #include <filesystem>
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <regex>
 
 namespace qcw {
 
-namespace {
-struct KindRule {
-    const char* pattern;  // {bid} stands for the decoder block index
-    const char* kind;
-    bool compressible;
-};
-// Tensor names of PhiForCausalLM, mapped by table (transformers' modeling_phi.py names).
-const KindRule kRules[] = {
-    {"model.embed_tokens.weight", "embedding", true},
-    {"model.layers.{bid}.self_attn.q_proj.weight", "attn_q", true},
-    {"model.layers.{bid}.self_attn.k_proj.weight", "attn_k", true},
-    {"model.layers.{bid}.self_attn.v_proj.weight", "attn_v", true},
-    {"model.layers.{bid}.self_attn.dense.weight", "attn_out", true},
-    {"model.layers.{bid}.mlp.fc1.weight", "mlp_fc1", true},
-    {"model.layers.{bid}.mlp.fc2.weight", "mlp_fc2", true},
-    {"model.layers.{bid}.input_layernorm.weight", "layernorm", false},
-    {"model.layers.{bid}.input_layernorm.bias", "layernorm", false},
-    {"model.layers.{bid}.self_attn.q_layernorm.weight", "layernorm", false},
-    {"model.layers.{bid}.self_attn.q_layernorm.bias", "layernorm", false},
-    {"model.layers.{bid}.self_attn.k_layernorm.weight", "layernorm", false},
-    {"model.layers.{bid}.self_attn.k_layernorm.bias", "layernorm", false},
-    {"model.final_layernorm.weight", "layernorm", false},
-    {"model.final_layernorm.bias", "layernorm", false},
-    {"lm_head.weight", "lm_head", true},
-};
-
-const std::vector<std::pair<std::regex, const KindRule*>>& compiledRules() {
-    static const std::vector<std::pair<std::regex, const KindRule*>> rules = [] {
-        std::vector<std::pair<std::regex, const KindRule*>> r;
-        for (const auto& rule : kRules) {
-            std::string p = rule.pattern;
-            std::string re;
+std::string layerKind(const std::string& nameIn, int* block) {
+    if (block) *block = -1;
+    const Architecture& arch = phiArchitecture();
+    std::smatch m;
+    // Factors of a compressed layer take the kind of the layer they replace.
+    std::string name = nameIn;
+    static const std::regex factorRe("(.*)\\.(lowrank_left|lowrank_right|lowrank_left_scale|lowrank_right_scale|tucker_core|tt_core_[0-9]+|qweight|qscale)");
+    if (std::regex_match(nameIn, m, factorRe)) name = m[1].str() + kWeightSuffix;
+    if (nameIn.rfind("tucker.", 0) == 0) return "tucker_basis";
+    auto endsWith = [&](const std::string& suffix) {
+        return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    const bool weight = endsWith(kWeightSuffix), bias = endsWith(kBiasSuffix);
+    // The table's kinds: a module's weight; both weight and bias of a norm.
+    if (weight || bias) {
+        const std::string module = name.substr(0, name.size() - std::strlen(weight ? kWeightSuffix : kBiasSuffix));
+        int b = -1;
+        const ArchTensor* t = arch.match(module, &b);
+        if (t && (weight || t->role == ArchTensor::Role::Norm)) {
+            if (block) *block = b;
+            return t->kind;
+        }
+    }
+    if (bias) {
+        static const std::regex blockRe([&] {
+            std::string p = arch.blockPattern, re;
             for (std::size_t i = 0; i < p.size(); ++i) {
                 if (p.compare(i, 5, "{bid}") == 0) {
-                    re += "([0-9]+)";
+                    re += "([0-9]{1,9})";
                     i += 4;
                 } else if (p[i] == '.') {
                     re += "\\.";
@@ -52,30 +48,8 @@ const std::vector<std::pair<std::regex, const KindRule*>>& compiledRules() {
                     re += p[i];
                 }
             }
-            r.emplace_back(std::regex(re), &rule);
-        }
-        return r;
-    }();
-    return rules;
-}
-}  // namespace
-
-std::string layerKind(const std::string& nameIn, int* block) {
-    if (block) *block = -1;
-    std::smatch m;
-    // Factors of a compressed layer take the kind of the layer they replace.
-    std::string name = nameIn;
-    static const std::regex factorRe("(.*)\\.(lowrank_left|lowrank_right|lowrank_left_scale|lowrank_right_scale|tucker_core|tt_core_[0-9]+|qweight|qscale)");
-    if (std::regex_match(nameIn, m, factorRe)) name = m[1].str() + ".weight";
-    if (nameIn.rfind("tucker.", 0) == 0) return "tucker_basis";
-    for (const auto& [re, rule] : compiledRules()) {
-        if (std::regex_match(name, m, re)) {
-            if (block && m.size() > 1) *block = std::stoi(m[1].str());
-            return rule->kind;
-        }
-    }
-    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0) {
-        static const std::regex blockRe("model\\.layers\\.([0-9]+)\\..*");
+            return re + "\\..*";
+        }());
         if (block && std::regex_match(name, m, blockRe)) *block = std::stoi(m[1].str());
         return "bias";
     }
@@ -85,7 +59,7 @@ std::string layerKind(const std::string& nameIn, int* block) {
 ModelSummary summarize(const Checkpoint& ckpt) {
     ModelSummary s;
     s.dir = ckpt.dir();
-    s.architecture = "PhiForCausalLM";
+    s.architecture = phiArchitecture().hfName;
     const PhiConfig& c = ckpt.config();
     s.numLayers = c.numLayers;
     s.hiddenSize = c.hiddenSize;
@@ -121,11 +95,12 @@ ModelSummary summarize(const Checkpoint& ckpt) {
             s.dtype = d;
         }
     // Natural order: embedding, blocks by index, final layernorm, lm_head.
-    std::stable_sort(s.layers.begin(), s.layers.end(), [](const LayerInfo& a, const LayerInfo& b) {
-        auto rank = [](const LayerInfo& l) {
+    const std::string lmHeadPrefix = phiArchitecture().name(TensorId::Output) + ".";
+    std::stable_sort(s.layers.begin(), s.layers.end(), [&lmHeadPrefix](const LayerInfo& a, const LayerInfo& b) {
+        auto rank = [&lmHeadPrefix](const LayerInfo& l) {
             if (l.kind == "embedding") return -2;
             if (l.block >= 0) return l.block;
-            if (l.kind == "lm_head" || l.name.rfind("lm_head.", 0) == 0) return 1 << 21;
+            if (l.kind == "lm_head" || l.name.rfind(lmHeadPrefix, 0) == 0) return 1 << 21;
             return 1 << 20;
         };
         return rank(a) < rank(b);

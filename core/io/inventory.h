@@ -32,7 +32,7 @@ struct ModelSummary {
     std::vector<LayerInfo> layers;
 };
 
-// Classifies a Phi tensor name into a kind (table-driven, see inventory.cpp).
+// Classifies a Phi tensor name into a kind (by the architecture table, io/arch.h).
 std::string layerKind(const std::string& tensorName, int* block = nullptr);
 
 ModelSummary summarize(const Checkpoint& ckpt);

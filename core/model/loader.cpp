@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "io/arch.h"
 #include "model/encoded.h"
 #include "model/factorized.h"
 #include "model/layer_kinds.h"
@@ -400,47 +401,48 @@ PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const Run
         return w;
     };
 
-    if (hasBlockMatrix(ckpt, "model.embed_tokens.weight")) {  // 8-/4-bit blocks, held dequantized
-        m.embedTokens = readBlockMatrix(ckpt, "model.embed_tokens.weight", V, H).dequantize().to(packed ? at::kFloat : m.dtype).to(m.device);
+    const Architecture& arch = phiArchitecture();
+    const std::string embed = arch.name(TensorId::TokenEmbd) + kWeightSuffix, lmHead = arch.name(TensorId::Output);
+    if (hasBlockMatrix(ckpt, embed)) {  // 8-/4-bit blocks, held dequantized
+        m.embedTokens = readBlockMatrix(ckpt, embed, V, H).dequantize().to(packed ? at::kFloat : m.dtype).to(m.device);
     } else if (packed) {  // the embedding stays as stored: one row is read per token
-        const TensorView& e = builder.floatView("model.embed_tokens.weight", {V, H});
+        const TensorView& e = builder.floatView(embed, {V, H});
         if (e.dtype == DType::F64) {
-            m.embedTokens = f.get("model.embed_tokens.weight", {V, H});
+            m.embedTokens = f.get(embed, {V, H});
         } else {
             auto keep = ckpt.fileOf(e.name)->mapping();
             m.embedTokens = at::from_blob(const_cast<std::uint8_t*>(e.data), e.shape, [keep](void*) {},
                                           at::TensorOptions().dtype(toScalarType(e.dtype)));
         }
     } else {
-        m.embedTokens = f.get("model.embed_tokens.weight", {V, H});
+        m.embedTokens = f.get(embed, {V, H});
     }
     for (int i = 0; i < c.numLayers; ++i) {
-        const std::string p = "model.layers." + std::to_string(i) + ".";
         PhiBlock b;
-        b.inputLayerNorm = norm(p + "input_layernorm", H);
-        b.q = linear(p + "self_attn.q_proj", H, H);
-        b.k = linear(p + "self_attn.k_proj", kv, H);
-        b.v = linear(p + "self_attn.v_proj", kv, H);
-        b.dense = linear(p + "self_attn.dense", H, H);
+        b.inputLayerNorm = norm(arch.name(TensorId::AttnNorm, i), H);
+        b.q = linear(arch.name(TensorId::AttnQ, i), H, H);
+        b.k = linear(arch.name(TensorId::AttnK, i), kv, H);
+        b.v = linear(arch.name(TensorId::AttnV, i), kv, H);
+        b.dense = linear(arch.name(TensorId::AttnOut, i), H, H);
         if (c.qkLayerNorm) {
-            b.qLayerNorm = norm(p + "self_attn.q_layernorm", hd);
-            b.kLayerNorm = norm(p + "self_attn.k_layernorm", hd);
+            b.qLayerNorm = norm(arch.name(TensorId::AttnQNorm, i), hd);
+            b.kLayerNorm = norm(arch.name(TensorId::AttnKNorm, i), hd);
         }
-        b.fc1 = linear(p + "mlp.fc1", I, H);
-        b.fc2 = linear(p + "mlp.fc2", H, I);
+        b.fc1 = linear(arch.name(TensorId::FfnUp, i), I, H);
+        b.fc2 = linear(arch.name(TensorId::FfnDown, i), H, I);
         m.blocks.push_back(std::move(b));
     }
-    m.finalLayerNorm = norm("model.final_layernorm", H);
-    if (builder.stored("lm_head")) {
-        m.lmHead = linear("lm_head", V, H);
+    m.finalLayerNorm = norm(arch.name(TensorId::OutputNorm), H);
+    if (builder.stored(lmHead)) {
+        m.lmHead = linear(lmHead, V, H);
     } else if (c.tieWordEmbeddings) {
-        at::Tensor bias = f.has("lm_head.bias") ? f.get("lm_head.bias", {V}) : at::Tensor();
-        if (packed && hasBlockMatrix(ckpt, "model.embed_tokens.weight"))
-            m.lmHead = std::make_shared<PackedLinear>(readBlockMatrix(ckpt, "model.embed_tokens.weight", V, H).packed(), bias);
-        else if (packed) m.lmHead = std::make_shared<PackedLinear>(packer.floatMatrix(*ckpt.find("model.embed_tokens.weight")), bias);
+        at::Tensor bias = f.has(lmHead + kBiasSuffix) ? f.get(lmHead + kBiasSuffix, {V}) : at::Tensor();
+        if (packed && hasBlockMatrix(ckpt, embed))
+            m.lmHead = std::make_shared<PackedLinear>(readBlockMatrix(ckpt, embed, V, H).packed(), bias);
+        else if (packed) m.lmHead = std::make_shared<PackedLinear>(packer.floatMatrix(*ckpt.find(embed)), bias);
         else m.lmHead = std::make_shared<DenseLinear>(m.embedTokens, bias);
     } else {
-        fail(ckpt.dir(), "tensor 'lm_head.weight' is missing from the checkpoint");
+        fail(ckpt.dir(), "tensor '" + lmHead + kWeightSuffix + "' is missing from the checkpoint");
     }
     // Unknown tensors are tolerated (e.g. rotary buffers of old exports) but not silently:
     // they are simply not part of PhiForCausalLM.
@@ -448,22 +450,11 @@ PhiModel loadPhiModel(const Checkpoint& ckpt, const LoadOptions& opts, const Run
 }
 
 std::pair<std::int64_t, std::int64_t> linearShape(const PhiConfig& c, const std::string& module) {
-    const std::int64_t H = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize;
-    const std::int64_t kv = static_cast<std::int64_t>(c.numKvHeads) * c.headDim();
-    if (module == "lm_head") return {V, H};
-    const std::string prefix = "model.layers.";
-    if (module.rfind(prefix, 0) == 0) {
-        const std::size_t dot = module.find('.', prefix.size());
-        const std::string index = module.substr(prefix.size(), dot == std::string::npos ? std::string::npos : dot - prefix.size());
-        const bool digits = !index.empty() && index.size() < 6 &&
-                            index.find_first_not_of("0123456789") == std::string::npos;
-        if (digits && std::stoi(index) < c.numLayers && dot != std::string::npos) {
-            const std::string kind = module.substr(dot + 1);
-            if (kind == "self_attn.q_proj" || kind == "self_attn.dense") return {H, H};
-            if (kind == "self_attn.k_proj" || kind == "self_attn.v_proj") return {kv, H};
-            if (kind == "mlp.fc1") return {I, H};
-            if (kind == "mlp.fc2") return {H, I};
-        }
+    int block = -1;
+    const ArchTensor* t = phiArchitecture().match(module, &block);
+    if (t && t->role == ArchTensor::Role::Linear && block < c.numLayers) {
+        const std::vector<std::int64_t> s = tensorShape(*t, c);
+        return {s[0], s[1]};
     }
     fail(module, "is not a linear map of this model (expected model.layers.N.self_attn.q_proj|k_proj|v_proj|dense, "
                  "model.layers.N.mlp.fc1|fc2 or lm_head)");
@@ -476,9 +467,10 @@ std::shared_ptr<LinearOp> loadLinear(const Checkpoint& ckpt, const std::string& 
     const auto [out, in] = linearShape(ckpt.config(), module);
     Fetcher f{ckpt, dtype, device, ctx};
     LinearBuilder builder{ckpt, f, device};
-    if (module == "lm_head" && !builder.stored(module) && ckpt.config().tieWordEmbeddings) {
-        at::Tensor bias = f.has("lm_head.bias") ? f.get("lm_head.bias", {out}) : at::Tensor();
-        return std::make_shared<DenseLinear>(f.get("model.embed_tokens.weight", {out, in}), bias);
+    const Architecture& arch = phiArchitecture();
+    if (module == arch.name(TensorId::Output) && !builder.stored(module) && ckpt.config().tieWordEmbeddings) {
+        at::Tensor bias = f.has(module + kBiasSuffix) ? f.get(module + kBiasSuffix, {out}) : at::Tensor();
+        return std::make_shared<DenseLinear>(f.get(arch.name(TensorId::TokenEmbd) + kWeightSuffix, {out, in}), bias);
     }
     return builder.build(module, out, in);
 }

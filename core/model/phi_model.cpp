@@ -1,6 +1,7 @@
 #include "model/phi_model.h"
 
 #include "common/error.h"
+#include "io/arch.h"
 #include "kernels/attention.h"
 #include "model/packed.h"
 
@@ -437,17 +438,18 @@ std::int64_t PhiModel::parameterCount() const {
 
 std::vector<std::pair<std::string, std::shared_ptr<LinearOp>*>> PhiModel::linearOps() {
     std::vector<std::pair<std::string, std::shared_ptr<LinearOp>*>> out;
+    const Architecture& arch = phiArchitecture();
     for (std::size_t i = 0; i < blocks.size(); ++i) {
-        const std::string p = "model.layers." + std::to_string(i) + ".";
+        const int bi = static_cast<int>(i);
         auto& b = blocks[i];
-        out.emplace_back(p + "self_attn.q_proj", &b.q);
-        out.emplace_back(p + "self_attn.k_proj", &b.k);
-        out.emplace_back(p + "self_attn.v_proj", &b.v);
-        out.emplace_back(p + "self_attn.dense", &b.dense);
-        out.emplace_back(p + "mlp.fc1", &b.fc1);
-        out.emplace_back(p + "mlp.fc2", &b.fc2);
+        out.emplace_back(arch.name(TensorId::AttnQ, bi), &b.q);
+        out.emplace_back(arch.name(TensorId::AttnK, bi), &b.k);
+        out.emplace_back(arch.name(TensorId::AttnV, bi), &b.v);
+        out.emplace_back(arch.name(TensorId::AttnOut, bi), &b.dense);
+        out.emplace_back(arch.name(TensorId::FfnUp, bi), &b.fc1);
+        out.emplace_back(arch.name(TensorId::FfnDown, bi), &b.fc2);
     }
-    out.emplace_back("lm_head", &lmHead);
+    out.emplace_back(arch.name(TensorId::Output), &lmHead);
     return out;
 }
 
@@ -457,24 +459,25 @@ std::vector<std::pair<std::string, at::Tensor*>> PhiModel::parameterSlots() {
         if (t.defined()) out.emplace_back(name, &t);
     };
     auto norm = [&](const std::string& name, LayerNormWeights& w) {
-        add(name + ".weight", w.weight);
-        add(name + ".bias", w.bias);
+        add(name + kWeightSuffix, w.weight);
+        add(name + kBiasSuffix, w.bias);
     };
-    add("model.embed_tokens.weight", embedTokens);
+    const Architecture& arch = phiArchitecture();
+    add(arch.name(TensorId::TokenEmbd) + kWeightSuffix, embedTokens);
     auto ops = linearOps();
     std::size_t next = 0;
     for (std::size_t i = 0; i < blocks.size(); ++i) {
-        const std::string p = "model.layers." + std::to_string(i) + ".";
-        norm(p + "input_layernorm", blocks[i].inputLayerNorm);
+        const int bi = static_cast<int>(i);
+        norm(arch.name(TensorId::AttnNorm, bi), blocks[i].inputLayerNorm);
         if (config.qkLayerNorm) {
-            norm(p + "self_attn.q_layernorm", blocks[i].qLayerNorm);
-            norm(p + "self_attn.k_layernorm", blocks[i].kLayerNorm);
+            norm(arch.name(TensorId::AttnQNorm, bi), blocks[i].qLayerNorm);
+            norm(arch.name(TensorId::AttnKNorm, bi), blocks[i].kLayerNorm);
         }
         for (int k = 0; k < 6; ++k, ++next)
             for (auto& [n, t] : (*ops[next].second)->namedParameters()) out.emplace_back(ops[next].first + "." + n, t);
     }
-    norm("model.final_layernorm", finalLayerNorm);
-    for (auto& [n, t] : lmHead->namedParameters()) out.emplace_back("lm_head." + n, t);
+    norm(arch.name(TensorId::OutputNorm), finalLayerNorm);
+    for (auto& [n, t] : lmHead->namedParameters()) out.emplace_back(arch.name(TensorId::Output) + "." + n, t);
     return out;
 }
 

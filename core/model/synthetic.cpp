@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "io/arch.h"
 #include "model/loader.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -37,38 +38,17 @@ struct Spec {
     std::string name;
     std::vector<std::int64_t> shape;
     enum Kind { Matrix, Bias, NormWeight, NormBias } kind;
+    TensorId id;
 };
 
+// The tensors of the architecture table (io/arch.h), in its order.
 std::vector<Spec> phiTensorSpecs(const PhiConfig& c) {
-    const std::int64_t H = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize, hd = c.headDim();
-    const std::int64_t kv = static_cast<std::int64_t>(c.numKvHeads) * hd;
     std::vector<Spec> s;
-    auto linear = [&](const std::string& n, std::int64_t out, std::int64_t in) {
-        s.push_back({n + ".weight", {out, in}, Spec::Matrix});
-        s.push_back({n + ".bias", {out}, Spec::Bias});
-    };
-    auto norm = [&](const std::string& n, std::int64_t d) {
-        s.push_back({n + ".weight", {d}, Spec::NormWeight});
-        s.push_back({n + ".bias", {d}, Spec::NormBias});
-    };
-    s.push_back({"model.embed_tokens.weight", {V, H}, Spec::Matrix});
-    for (int i = 0; i < c.numLayers; ++i) {
-        const std::string p = "model.layers." + std::to_string(i) + ".";
-        norm(p + "input_layernorm", H);
-        linear(p + "self_attn.q_proj", H, H);
-        linear(p + "self_attn.k_proj", kv, H);
-        linear(p + "self_attn.v_proj", kv, H);
-        linear(p + "self_attn.dense", H, H);
-        if (c.qkLayerNorm) {
-            norm(p + "self_attn.q_layernorm", hd);
-            norm(p + "self_attn.k_layernorm", hd);
-        }
-        linear(p + "mlp.fc1", I, H);
-        linear(p + "mlp.fc2", H, I);
+    for (const ExpectedTensor& t : expectedTensors(phiArchitecture(), c)) {
+        const bool norm = phiArchitecture().at(t.id).role == ArchTensor::Role::Norm;
+        const Spec::Kind kind = norm ? (t.bias ? Spec::NormBias : Spec::NormWeight) : (t.bias ? Spec::Bias : Spec::Matrix);
+        s.push_back({t.name, t.shape, kind, t.id});
     }
-    norm("model.final_layernorm", H);
-    if (!c.tieWordEmbeddings) s.push_back({"lm_head.weight", {V, H}, Spec::Matrix});
-    s.push_back({"lm_head.bias", {V}, Spec::Bias});
     return s;
 }
 
@@ -82,8 +62,7 @@ at::Tensor makeTensor(const Spec& spec, std::size_t index, const SyntheticOption
             case Spec::Bias: return at::zeros(spec.shape, f);
             case Spec::Matrix: break;
         }
-        const bool residualOut = spec.name.find("self_attn.dense.") != std::string::npos ||
-                                 spec.name.find("mlp.fc2.") != std::string::npos;
+        const bool residualOut = spec.id == TensorId::AttnOut || spec.id == TensorId::FfnDown;
         const double std = o.initStd / (residualOut ? std::sqrt(2.0 * std::max(1, numLayers)) : 1.0);
         return std * at::randn(spec.shape, gen, f);
     }

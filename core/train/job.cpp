@@ -3,9 +3,9 @@
 
 #include "common/error.h"
 #include "common/files.h"
-#include "decompose/compress.h"
 #include "io/checkpoint.h"
 #include "model/loader.h"
+#include "model/snapshot.h"
 #include "train/distributed.h"
 #include "train/train.h"
 
@@ -171,7 +171,9 @@ TrainJobResult runTrainJob(const TrainJob& job, const RunContext& ctx) {
     mergeLora(student);
     ctx.report("export", 0, 0, {}, "writing " + res.modelDir);
     buildDirectoryAtomically(res.modelDir, [&](const std::string& tmp) {
-        writeModelFiles(student, tmp, nullptr, exportDtype);
+        SnapshotOptions snap;
+        snap.floatDtype = exportDtype;
+        writeModelSnapshot(student, tmp, snap);
         std::error_code ec;
         for (const char* extra : {"compression.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                                   "vocab.json", "merges.txt", "generation_config.json", "added_tokens.json"}) {

@@ -4,7 +4,7 @@
 // teacher, LoRA adapters, and resumable checkpoints. Internal to core (torch types); the CLI
 // uses the plain-data facade in train/train_api.h.
 #include "common/run_context.h"
-#include "model/optim.h"
+#include "train/optimizer.h"
 #include "model/phi_model.h"
 
 #include <algorithm>

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "io/arch.h"
 #include "io/safetensors.h"
 
 #include <ATen/core/grad_mode.h>
@@ -191,9 +192,10 @@ Trainer::Trainer(PhiModel& student, std::vector<std::vector<std::int64_t>> windo
     // The trainable tensors get private copies (so a teacher sharing them stays put) that
     // require grad; every alias (tied lm_head, shared Tucker bases) is repointed.
     std::vector<std::pair<std::string, at::Tensor*>> trainable;
+    const std::string embedName = phiArchitecture().name(TensorId::TokenEmbd) + kWeightSuffix;
     for (auto& p : student.parameters()) {
         const bool isLora = isLoraName(p.first);
-        if (s.lora ? isLora : (opts.trainEmbeddings || p.first != "model.embed_tokens.weight")) trainable.push_back(p);
+        if (s.lora ? isLora : (opts.trainEmbeddings || p.first != embedName)) trainable.push_back(p);
     }
     if (trainable.empty()) fail("training", "the model has no trainable parameters");
     if (student.dtype != at::kFloat) fail("training", "only float32 training is supported (load the student as float32)");

@@ -2,11 +2,14 @@
 // computed by transformers 5.17), plus the invariants of the KV cache, batching and loading.
 #include "common/error.h"
 #include "common/files.h"
+#include "io/arch.h"
 #include "io/checkpoint.h"
+#include "io/inventory.h"
 #include "model/engine.h"
 #include "model/generate.h"
 #include "model/loader.h"
 #include "model/phi_model.h"
+#include "model/snapshot.h"
 #include "model/synthetic.h"
 
 #include <QTemporaryDir>
@@ -15,6 +18,7 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -240,6 +244,106 @@ private slots:
             threw = QString(e.what()).contains("not empty");
         }
         QVERIFY(threw);
+    }
+
+    // The architecture table (io/arch.h) is the one set of names: the synthetic writer writes
+    // exactly its tensors, the inventory of a transformers-made checkpoint (tiny-phi) lists
+    // exactly them with the table's kinds, the loader reads them into the model's names, and
+    // a saved snapshot writes them again.
+    void architectureTableIsTheNamesEveryoneUses() {
+        c10::InferenceMode guard;
+        const Architecture& arch = phiArchitecture();
+        auto namesOf = [](const std::vector<ExpectedTensor>& e) {
+            std::vector<std::string> n;
+            for (const auto& t : e) n.push_back(t.name);
+            return n;
+        };
+        auto sorted = [](std::vector<std::string> v) {
+            std::sort(v.begin(), v.end());
+            return v;
+        };
+        auto checkpointNames = [](const Checkpoint& ckpt) {
+            std::vector<std::string> n;
+            for (const TensorView* t : ckpt.tensors()) n.push_back(t->name);
+            return n;
+        };
+
+        // tiny-phi was written by transformers: the table's names are the real ones.
+        const Checkpoint tiny = Checkpoint::open(kTiny);
+        const auto tinyExpected = expectedTensors(arch, tiny.config());
+        QCOMPARE(tinyExpected.size(), std::size_t(1 + 3 * 14 + 2 + 2));
+        QCOMPARE(sorted(checkpointNames(tiny)), sorted(namesOf(tinyExpected)));
+        for (const auto& e : tinyExpected) QCOMPARE(tiny.find(e.name)->shape, e.shape);
+        const ModelSummary summary = summarize(tiny);
+        std::vector<std::string> inventoried;
+        for (const LayerInfo& l : summary.layers) inventoried.push_back(l.name);
+        QCOMPARE(sorted(inventoried), sorted(namesOf(tinyExpected)));
+        for (const auto& e : tinyExpected) {
+            int block = -2;
+            const std::string kind = layerKind(e.name, &block);
+            const ArchTensor& t = arch.at(e.id);
+            const bool linearBias = e.bias && t.role != ArchTensor::Role::Norm;
+            QCOMPARE(kind, std::string(linearBias ? "bias" : t.kind));
+            QCOMPARE(block, e.block);
+        }
+
+        // The model's linear maps are the table's, block by block, then lm_head.
+        PhiModel tinyModel = loadPhiModel(tiny);
+        std::vector<std::string> linears;
+        for (const auto& [name, slot] : tinyModel.linearOps()) linears.push_back(name);
+        std::vector<std::string> want;
+        for (int b = 0; b < tiny.config().numLayers; ++b)
+            for (TensorId id : arch.blockLinears()) want.push_back(arch.name(id, b));
+        want.push_back(arch.name(TensorId::Output));
+        QCOMPARE(linears, want);
+        QCOMPARE(arch.blockLinears().size(), std::size_t(6));
+        for (const auto& [name, slot] : tinyModel.linearOps()) {
+            const auto [out, in] = linearShape(tiny.config(), name);
+            QCOMPARE((*slot)->outFeatures(), out);
+            QCOMPARE((*slot)->inFeatures(), in);
+        }
+
+        // Both optional parts of the table: qk_layernorm and a tied lm_head.
+        PhiConfig c = namedPhiShape("tiny");
+        c.qkLayerNorm = true;
+        c.tieWordEmbeddings = true;
+        QTemporaryDir tmp;
+        const std::string synth = tmp.filePath("synth").toStdString();
+        writeSyntheticPhi(synth, c, SyntheticOptions().withDtype(DType::F32).withSeed(5));
+        const auto expected = expectedTensors(arch, c);
+        const Checkpoint written = Checkpoint::open(synth);
+        QCOMPARE(checkpointNames(written).size(), expected.size());
+        QCOMPARE(sorted(checkpointNames(written)), sorted(namesOf(expected)));
+        QVERIFY(written.find(arch.name(TensorId::AttnQNorm, 2) + kWeightSuffix) != nullptr);
+        QVERIFY(written.find(arch.name(TensorId::Output) + kWeightSuffix) == nullptr);
+        QVERIFY(written.find(arch.name(TensorId::Output) + kBiasSuffix) != nullptr);
+        for (const auto& e : expected) QCOMPARE(written.find(e.name)->shape, e.shape);
+
+        // Loaded and saved again: the same names (each tensor once; the tied lm_head shares the
+        // embedding), and the same values.
+        PhiModel m = loadPhiModel(written);
+        std::vector<std::string> params;
+        for (const auto& [name, t] : m.parameters()) params.push_back(name);
+        QCOMPARE(sorted(params), sorted(namesOf(expected)));
+        const std::string saved = tmp.filePath("saved").toStdString();
+        fs::create_directories(saved);
+        writeModelSnapshot(m, saved);
+        const Checkpoint again = Checkpoint::open(saved);
+        QCOMPARE(sorted(checkpointNames(again)), sorted(checkpointNames(written)));
+        for (const auto& e : expected)
+            QCOMPARE(maxDiff(tensorFromView(*again.find(e.name), at::kFloat, at::kCPU),
+                             tensorFromView(*written.find(e.name), at::kFloat, at::kCPU)),
+                     0.0);
+
+        // Names outside the table are not matched.
+        for (const char* bad : {"model.layers.x.mlp.fc1", "model.layers.1.mlp.fc3", "model.layers..mlp.fc1",
+                                "model.layers.1234567890.mlp.fc1", "lm_head.weight", "model.layers.1"})
+            QVERIFY2(arch.match(bad) == nullptr, bad);
+        int block = -1;
+        QVERIFY(arch.match("model.layers.12.self_attn.dense", &block) == &arch.at(TensorId::AttnOut));
+        QCOMPARE(block, 12);
+        QCOMPARE(arch.gguf(TensorId::FfnDown, 4), std::string("blk.4.ffn_down"));
+        QCOMPARE(arch.local(TensorId::AttnQ), std::string("self_attn.q_proj"));
     }
 
     void loaderErrorsNameTheTensor() {

@@ -3,7 +3,7 @@
 // whitening lowering the output error on correlated inputs, spectra of known matrices.
 #include "common/error.h"
 #include "decompose/decompose.h"
-#include "decompose/spectral.h"
+#include "decompose/spectra_stats.h"
 #include "model/factorized.h"
 
 #include <ATen/CPUGeneratorImpl.h>

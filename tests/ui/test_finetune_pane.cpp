@@ -8,7 +8,7 @@
 #include "io/safetensors.h"
 #include "model/cuda_support.h"
 #include "train/train_api.h"
-#include "train/train_data.h"
+#include "data/train_data.h"
 #include "ui/finetune_cluster.h"
 #include "ui/main_window.h"
 #include "ui/model_session.h"

@@ -1,6 +1,7 @@
 #pragma once
 // AdamW and the warmup + cosine learning-rate schedule, on plain ATen autograd. Used by the
-// trainer (core/train) and by the variational refinement of compressed layers (core/decompose).
+// trainer (core/train) and by the variational refinement of compressed layers (core/decompose),
+// which links this file's own library (qcw_optimizer) so that decompose need not link train.
 #include <ATen/ATen.h>
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "decompose/spectral.h"
+#include "decompose/spectra_stats.h"
 
 #include "rank/error_curve.h"
 

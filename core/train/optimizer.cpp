@@ -1,5 +1,5 @@
 // AdamW (decoupled weight decay, bias correction) and the warmup + cosine schedule.
-#include "model/optim.h"
+#include "train/optimizer.h"
 
 #include "common/error.h"
 

@@ -1,5 +1,5 @@
 // Dataset folder -> token windows (no torch types; see train_data.h).
-#include "train/train_data.h"
+#include "data/train_data.h"
 
 #include "common/error.h"
 #include "common/jsonl.h"

@@ -1,4 +1,4 @@
-// The losses of training (AdamW and the schedule live in model/optim.cpp).
+// The losses of training (AdamW and the schedule live in train/optimizer.cpp).
 #include "train/train.h"
 
 #include "common/error.h"
