@@ -1,0 +1,106 @@
+#pragma once
+// The compression pane's settings: how much to keep, the method (built-in methods, then the
+// decomposition plugins with their settings widgets), the rank solver and its objective,
+// calibration, per-layer rank overrides, the output folder, the job buttons and the job's
+// progress, status and error lines. It turns what is set into the compression job's options
+// (decompose/compress_job.h) with the job's defaults; it runs nothing itself.
+#include "decompose/compress_job.h"
+
+#include <QGroupBox>
+#include <QString>
+
+#include <cstdint>
+#include <map>
+#include <utility>
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QProgressBar;
+class QPushButton;
+class QSettings;
+class QSlider;
+class QStackedWidget;
+class QToolButton;
+
+namespace qcw {
+class DecompositionPlugin;
+}
+
+namespace qcw::ui {
+
+class RankOverrideTable;
+
+class CompressionControls : public QGroupBox {
+    Q_OBJECT
+public:
+    explicit CompressionControls(QWidget* parent = nullptr);
+
+    // The open model (empty dir: none): the kept-parameter target and the default output
+    // folder follow it and the slider.
+    void setModel(const QString& dir, std::int64_t params);
+
+    QString methodId() const;
+    QString solverId() const;     // empty: uniform ranks
+    QString objectiveId() const;  // spectral or loss
+    int keepPercent() const;
+    // The chosen method takes searched ranks / per-layer ranks.
+    bool searchable() const;
+    bool overridable() const;
+    // Whether a search would run (a searchable method and a solver).
+    bool searching() const;
+
+    // What is wrong with the settings for this job (empty: nothing), e.g. the measured-loss
+    // objective without calibration.
+    QString problem(bool withCompression) const;
+    // The job the settings describe on `modelDir` (everything copied: the worker never touches
+    // widgets). Calibration: a dataset folder, else with "Calibrate on random tokens" the
+    // job's random windows (CalibrationSpec defaults, as `qcompress compress --calib-random 32`).
+    qcw::CompressJobOptions jobOptions(const QString& modelDir, bool withCompression, bool replace) const;
+    QString outputDir() const;  // cleaned, '/' separators
+
+    // Enables what may change now.
+    void updateEnabled(bool usable, bool busy, bool canOpenResult);
+
+    void save(QSettings& s) const;
+    void restore(QSettings& s);
+
+    RankOverrideTable* overrides = nullptr;
+    QPushButton* searchButton = nullptr;
+    QPushButton* compressButton = nullptr;
+    QPushButton* cancelButton = nullptr;
+    QPushButton* openResult = nullptr;
+    QProgressBar* progress = nullptr;
+    QLabel* status = nullptr;
+    QLabel* error = nullptr;
+
+signals:
+    void settingsChanged();  // method, solver or objective
+
+private:
+    void populateMethods();
+    void updateTarget();
+    void updateDefaultOutput();
+
+    QString modelDir_;
+    std::int64_t params_ = 0;
+    bool outputEdited_ = false;  // the user typed or chose a folder: keep it
+    QSlider* keep_ = nullptr;
+    QLabel* keepLabel_ = nullptr;
+    QComboBox* method_ = nullptr;
+    QComboBox* solver_ = nullptr;
+    QComboBox* objective_ = nullptr;
+    QLabel* pluginTitle_ = nullptr;
+    QStackedWidget* pluginSettings_ = nullptr;
+    std::map<QString, std::pair<qcw::DecompositionPlugin*, QWidget*>> plugins_;  // "plugin:<id>" -> plugin, settings
+    QCheckBox* calibrate_ = nullptr;
+    QCheckBox* randomized_ = nullptr;
+    QCheckBox* storeSource_ = nullptr;
+    QLineEdit* calibData_ = nullptr;
+    QToolButton* calibBrowse_ = nullptr;
+    QLineEdit* output_ = nullptr;
+    QToolButton* browse_ = nullptr;
+};
+
+}  // namespace qcw::ui
