@@ -127,7 +127,8 @@ QCW_COMMAND(50) {
         // Flag combinations are checked here (the messages name the flags); calibration,
         // search, ranks file and compression are one job (decompose/compress_job.h).
         if (*wopt && o->solver.empty())
-            qcw::fail("--weighting " + o->weighting, "weights the rank search; give --solver too");
+            qcw::fail("--weighting " + qcw::resolveWeighting(o->weighting, o->calib.given(), false),
+                      "weights the rank search; give --solver too");
         if (!o->solver.empty() && !qcw::searchableMethod(o->method))
             qcw::fail("--solver " + o->solver, "searched ranks apply to per-matrix methods (svd, asvd), not --method " + o->method);
         if (!o->ranksFile.empty()) {
