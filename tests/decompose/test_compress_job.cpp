@@ -97,7 +97,7 @@ private slots:
         QProcess p;
         p.start(QString(QCW_BIN_DIR) + "/qcompress",
                 {"compress", QString::fromStdString(kTiny), "--target-params", "0.4", "--method", "asvd", "--solver",
-                 "greedy", "--calib-random", "4", "--calib-length", "32", "--seed", "3", "--out",
+                 "greedy", "--weighting", "size", "--calib-random", "4", "--calib-length", "32", "--seed", "3", "--out",
                  QString::fromStdString(cliOut)});
         QVERIFY(p.waitForFinished(120000));
         QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
@@ -110,16 +110,18 @@ private slots:
         o.compress.seed = 3;
         o.compress.storeDtype = "source";  // the CLI's default
         o.solver = "greedy";
+        o.weighting = "size";  // the loss weighting's forward passes would make this test slow
         o.calibration.random = 4;
         o.calibration.length = 32;
         const auto r = qcw::runCompressJob(o, qcw::RunContext::none());
         QVERIFY(r.search && r.report);
-        QCOMPARE(r.weighting, std::string("loss"));  // auto with calibration
+        QCOMPARE(r.weighting, std::string("size"));
         QCOMPARE(r.calibrationWindows, std::int64_t(4));
 
         const auto cli = readJson(cliOut + "/compression.json"), job = readJson(jobOut + "/compression.json");
         QCOMPARE(comparable(job).dump(), comparable(cli).dump());
-        QCOMPARE(cli["solver"].get<std::string>(), std::string("greedy+loss"));
+        QCOMPARE(cli["solver"].get<std::string>(), std::string("greedy"));
+        QVERIFY(cli["calibrated"].get<bool>());
         QCOMPARE(cli["calibration_tokens"].get<std::int64_t>(), std::int64_t(4 * 32));
         const auto ranks = ranksOf(job);
         QVERIFY(ranks == ranksOf(cli));
