@@ -135,10 +135,11 @@ CompressionControls::CompressionControls(QWidget* parent) : QGroupBox(tr("Settin
 
     calibrate_ = new QCheckBox(tr("Calibrate on random tokens"));
     calibrate_->setObjectName(QStringLiteral("calibrate-random"));
-    calibrate_->setToolTip(tr("%1 windows of %2 random token ids (as qcompress compress --calib-random %1): enough "
-                              "for activation-aware SVD and output errors on synthetic models without text")
-                               .arg(qcw::CalibrationSpec::kDefaultWindows)
-                               .arg(qcw::CalibrationSpec::kDefaultLength));
+    calibrate_->setToolTip(tr("%1 windows of %2 random token ids (as qcompress compress --calib-random %1 "
+                              "--calib-length %2): enough for activation-aware SVD and output errors on synthetic "
+                              "models without text")
+                               .arg(kRandomWindows)
+                               .arg(kRandomLength));
     randomized_ = new QCheckBox(tr("Randomized SVD"));
     randomized_->setObjectName(QStringLiteral("randomized-svd"));
     randomized_->setToolTip(tr("Faster on big matrices, slightly less accurate"));
@@ -354,8 +355,10 @@ qcw::CompressJobOptions CompressionControls::jobOptions(const QString& modelDir,
     const QString calibDir = calibData_->text().trimmed();
     if (!calibDir.isEmpty())
         o.calibration.dataDir = native(QDir::cleanPath(QDir::fromNativeSeparators(calibDir))).toStdString();
-    else if (calibrate_->isChecked())
-        o.calibration.random = qcw::CalibrationSpec::kDefaultWindows;
+    else if (calibrate_->isChecked()) {
+        o.calibration.random = kRandomWindows;
+        o.calibration.length = kRandomLength;
+    }
     return o;
 }
 

@@ -54,9 +54,15 @@ public:
     // What is wrong with the settings for this job (empty: nothing), e.g. the measured-loss
     // objective without calibration.
     QString problem(bool withCompression) const;
+    // "Calibrate on random tokens": this many windows of this many ids, drawn by the job's (the
+    // CLI's) rule, mt19937_64(seed 0 + 17): `qcompress compress --calib-random 8 --calib-length 32`.
+    // (32 windows of the CLI's default length 128 made the pane's measured-loss search 8x slower
+    // on tiny-phi: 106 s against 13.6 s of CPU, `qcompress ranks --weighting loss`.)
+    static constexpr int kRandomWindows = 8;
+    static constexpr int kRandomLength = 32;
     // The job the settings describe on `modelDir` (everything copied: the worker never touches
-    // widgets). Calibration: a dataset folder, else with "Calibrate on random tokens" the
-    // job's random windows (CalibrationSpec defaults, as `qcompress compress --calib-random 32`).
+    // widgets). Calibration: a dataset folder (the job's defaults, as the CLI's --calib-windows
+    // 32 --calib-length 128), else with "Calibrate on random tokens" the random windows above.
     qcw::CompressJobOptions jobOptions(const QString& modelDir, bool withCompression, bool replace) const;
     QString outputDir() const;  // cleaned, '/' separators
 

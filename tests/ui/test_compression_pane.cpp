@@ -621,10 +621,10 @@ private slots:
         qInfo("qcw --screenshot --pane compression took %lld ms", static_cast<long long>(clock.elapsed()));
     }
 
-    // The pane runs the compression job (decompose/compress_job.h) with the job's defaults, which
-    // are the CLI's: "Calibrate on random tokens" is 32 windows of 128 ids drawn by
-    // mt19937_64(seed 0 + 17), as `qcompress compress --calib-random 32` (before the job the pane
-    // drew 8 windows of 32), and a calibration dataset gives 32 windows of 128 tokens.
+    // The pane runs the compression job (decompose/compress_job.h) with the CLI's rules:
+    // "Calibrate on random tokens" is what `qcompress compress --calib-random 8 --calib-length 32`
+    // draws (mt19937_64(seed 0 + 17)), a calibration dataset gives the CLI's default 32 windows of
+    // 128 tokens, and the compression receives exactly the job's windows.
     void paneUsesTheJobDefaults() {
         auto w = openTiny();
         auto* pane = paneOf(*w);
@@ -635,9 +635,8 @@ private slots:
         child<QCheckBox>(*w, "calibrate-random")->setChecked(true);
         child<QLineEdit>(*w, "output-dir")->setText(tmp.filePath(QStringLiteral("out")));
         const qcw::CompressJobOptions o = pane->jobOptions(true);
-        QCOMPARE(o.calibration.random, qcw::CalibrationSpec::kDefaultWindows);
-        QCOMPARE(o.calibration.random, 32);
-        QCOMPARE(o.calibration.length, 128);
+        QCOMPARE(o.calibration.random, 8);
+        QCOMPARE(o.calibration.length, 32);
         QVERIFY(o.calibration.ids.empty() && o.calibration.dataDir.empty());
         QCOMPARE(o.compress.seed, std::uint64_t(0));
         QCOMPARE(o.compress.method, std::string("asvd"));
@@ -658,14 +657,14 @@ private slots:
         const auto vocab = static_cast<std::uint64_t>(w->session()->model()->vocabSize);
         QVERIFY(vocab > 0);
         std::mt19937_64 rng(0 + 17);
-        QCOMPARE(seen->size(), std::size_t(32));
+        QCOMPARE(seen->size(), std::size_t(8));
         for (const auto& window : *seen) {
-            QCOMPARE(window.size(), std::size_t(128));
+            QCOMPARE(window.size(), std::size_t(32));
             for (std::int64_t t : window) QCOMPARE(t, static_cast<std::int64_t>(rng() % vocab));
         }
         QVERIFY(*seen == qcw::loadCalibration(o.calibration, tinyDir().toStdString(), 0));
         const QString summary = child<QLabel>(*w, "compression-summary")->text();
-        QVERIFY2(summary.contains(QStringLiteral("calibrated on %1 tokens").arg(qcw::ui::formatCount(32 * 128))),
+        QVERIFY2(summary.contains(QStringLiteral("calibrated on %1 tokens").arg(qcw::ui::formatCount(8 * 32))),
                  qPrintable(summary));
 
         // A calibration dataset: the CLI's --calib-windows and --calib-length defaults.
@@ -673,6 +672,7 @@ private slots:
         const qcw::CompressJobOptions d = pane->jobOptions(true);
         QCOMPARE(QDir::fromNativeSeparators(QString::fromStdString(d.calibration.dataDir)), QDir::cleanPath(tmp.path()));
         QCOMPARE(d.calibration.random, 0);
+        QCOMPARE(d.calibration.windows, qcw::CalibrationSpec::kDefaultWindows);
         QCOMPARE(d.calibration.windows, 32);
         QCOMPARE(d.calibration.length, 128);
     }
