@@ -353,9 +353,10 @@ qcw::CompressJobOptions CompressionControls::jobOptions(const QString& modelDir,
     }
     if (overridable()) o.overrides = overrides->overrides();
     const QString calibDir = calibData_->text().trimmed();
-    if (!calibDir.isEmpty())
+    if (!calibDir.isEmpty()) {
         o.calibration.dataDir = native(QDir::cleanPath(QDir::fromNativeSeparators(calibDir))).toStdString();
-    else if (calibrate_->isChecked()) {
+        o.calibration.windows = kDataWindows;
+    } else if (calibrate_->isChecked()) {
         o.calibration.random = kRandomWindows;
         o.calibration.length = kRandomLength;
     }

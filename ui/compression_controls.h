@@ -60,9 +60,13 @@ public:
     // on tiny-phi: 106 s against 13.6 s of CPU, `qcompress ranks --weighting loss`.)
     static constexpr int kRandomWindows = 8;
     static constexpr int kRandomLength = 32;
+    // A calibration dataset gives this many windows of the CLI's default length (128), as
+    // `--calib-data DIR --calib-windows 16`. (The CLI's default 32 windows doubled the cost of an
+    // activation-aware compression of the demo model: over 120 s on the loaded development VM.)
+    static constexpr int kDataWindows = 16;
     // The job the settings describe on `modelDir` (everything copied: the worker never touches
-    // widgets). Calibration: a dataset folder (the job's defaults, as the CLI's --calib-windows
-    // 32 --calib-length 128), else with "Calibrate on random tokens" the random windows above.
+    // widgets). Calibration: a dataset folder, else with "Calibrate on random tokens" the random
+    // windows above.
     qcw::CompressJobOptions jobOptions(const QString& modelDir, bool withCompression, bool replace) const;
     QString outputDir() const;  // cleaned, '/' separators
 

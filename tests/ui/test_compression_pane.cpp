@@ -467,8 +467,7 @@ private slots:
     }
 
     // A calibration dataset (dataset.jsonl of a built dataset) calibrates the compression with
-    // the model's tokenizer: 32 windows of 128 tokens (the job's defaults, as the CLI's
-    // --calib-windows and --calib-length). The snapshot keeps the model's dtype.
+    // the model's tokenizer: 16 windows of 128 tokens. The snapshot keeps the model's dtype.
     void calibrationDataCalibratesCompression() {
         const QString demo = QStringLiteral(QCW_SOURCE_DIR "/resources/models/demo-phi");
         if (!QFileInfo::exists(demo + QStringLiteral("/config.json"))) QSKIP("no demo model");
@@ -492,7 +491,7 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 120000);
         QVERIFY2(finished.at(0).at(0).toBool(), qPrintable(finished.at(0).at(1).toString()));
         const QString summary = child<QLabel>(*w, "compression-summary")->text();
-        QVERIFY2(summary.contains(QStringLiteral("calibrated on %1 tokens").arg(qcw::ui::formatCount(32 * 128))),
+        QVERIFY2(summary.contains(QStringLiteral("calibrated on %1 tokens").arg(qcw::ui::formatCount(16 * 128))),
                  qPrintable(summary));
         // "Store in the model's dtype" is on by default: the F16 model's factors are F16.
         QVERIFY(child<QCheckBox>(*w, "store-source-dtype")->isChecked());
@@ -623,8 +622,9 @@ private slots:
 
     // The pane runs the compression job (decompose/compress_job.h) with the CLI's rules:
     // "Calibrate on random tokens" is what `qcompress compress --calib-random 8 --calib-length 32`
-    // draws (mt19937_64(seed 0 + 17)), a calibration dataset gives the CLI's default 32 windows of
-    // 128 tokens, and the compression receives exactly the job's windows.
+    // draws (mt19937_64(seed 0 + 17)), a calibration dataset what `--calib-data DIR
+    // --calib-windows 16` reads (the CLI's default length, 128), and the compression receives
+    // exactly the job's windows.
     void paneUsesTheJobDefaults() {
         auto w = openTiny();
         auto* pane = paneOf(*w);
@@ -672,8 +672,8 @@ private slots:
         const qcw::CompressJobOptions d = pane->jobOptions(true);
         QCOMPARE(QDir::fromNativeSeparators(QString::fromStdString(d.calibration.dataDir)), QDir::cleanPath(tmp.path()));
         QCOMPARE(d.calibration.random, 0);
-        QCOMPARE(d.calibration.windows, qcw::CalibrationSpec::kDefaultWindows);
-        QCOMPARE(d.calibration.windows, 32);
+        QCOMPARE(d.calibration.windows, 16);
+        QCOMPARE(d.calibration.length, qcw::CalibrationSpec::kDefaultLength);
         QCOMPARE(d.calibration.length, 128);
     }
 };
