@@ -2,12 +2,16 @@
 // The compression pane: pick how much of the open model to keep, the method and the rank
 // solver, search ranks (live plot of the solver's energy, heatmap of its current ranks) and
 // compress into a new snapshot (per-layer table and summary, and the spectrum of a chosen layer
-// before and after). All work runs on background threads (see async.h); the worker's progress
-// reaches the GUI in batches, at most ~30 times a second (progress_feed.h).
+// before and after). Searching and compressing is the compression job of decompose/compress_job.h
+// (the one `qcompress compress` runs), on a background thread (compression_job_runner.h); the
+// worker's progress reaches the GUI in batches, at most ~30 times a second (progress_feed.h).
+// The pane wires its widgets: compression_controls (settings, buttons, the job's options),
+// rank_override_table, search_plot, rank_heatmap, spectrum_compare and compression_results.
 #include "ui/pane.h"
 
 #include "common/run_context.h"
 #include "decompose/compress_api.h"
+#include "decompose/compress_job.h"
 #include "decompose/rank_search.h"
 
 #include <functional>
@@ -48,6 +52,9 @@ public:
     // The last compression's layer whose spectra are shown (or being computed) in the "Spectrum
     // before / after" tab; empty when none.
     QString comparedLayer() const;
+
+    // The compression job the settings describe now (what startSearch / startCompression run).
+    qcw::CompressJobOptions jobOptions(bool withCompression) const;
 
     bool isBusy() const;
     QString lastError() const;  // of the last job, empty when it succeeded or was cancelled

@@ -15,7 +15,6 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
-#include <random>
 #include <vector>
 
 namespace qcw::cli {
@@ -110,22 +109,21 @@ void CalibrationArgs::addTo(CLI::App* sub) {
         ->check(CLI::Range(2, 1 << 20));
 }
 
-std::vector<std::vector<std::int64_t>> CalibrationArgs::load(const std::string& modelDir, std::uint64_t seed) const {
+qcw::CalibrationSpec CalibrationArgs::spec() const {
     if (int(!ids.empty()) + int(!data.empty()) + int(random > 0) > 1)
         fail("calibration", "give one of --calib, --calib-data and --calib-random");
-    std::vector<std::vector<std::int64_t>> out;
-    if (!ids.empty()) out = readIdRows(ids);
-    if (!data.empty())
-        out = qcw::calibrationWindows(data, modelDir, static_cast<std::size_t>(length), static_cast<std::size_t>(windows),
-                                      "--calib-data");
-    if (random > 0) {
-        const auto vocab = static_cast<std::uint64_t>(PhiConfig::load(modelDir + "/config.json").vocabSize);
-        std::mt19937_64 rng(seed + 17);
-        out.assign(static_cast<std::size_t>(random), std::vector<std::int64_t>(static_cast<std::size_t>(length)));
-        for (auto& w : out)
-            for (auto& t : w) t = static_cast<std::int64_t>(rng() % vocab);
-    }
-    return out;
+    qcw::CalibrationSpec s;
+    s.ids = ids;
+    s.dataDir = data;
+    s.random = random;
+    s.windows = windows;
+    s.length = length;
+    s.dataName = "--calib-data";
+    return s;
+}
+
+std::vector<std::vector<std::int64_t>> CalibrationArgs::load(const std::string& modelDir, std::uint64_t seed) const {
+    return qcw::loadCalibration(spec(), modelDir, seed);
 }
 
 std::string defaultModelDir() {

@@ -2,6 +2,7 @@
 // Shared pieces of the qcompress subcommands. No torch here: commands talk to core through
 // its plain-data facades.
 #include "common/run_context.h"
+#include "decompose/compress_job.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -41,10 +42,13 @@ std::vector<std::int64_t> tokenizeDataset(const std::string& jsonl, const std::s
 // --calib-windows and --calib-length), shared by the commands that calibrate.
 struct CalibrationArgs {
     std::string ids, data;
-    int random = 0, windows = 32, length = 128;
+    int random = 0, windows = qcw::CalibrationSpec::kDefaultWindows, length = qcw::CalibrationSpec::kDefaultLength;
     void addTo(CLI::App* sub);
     bool given() const { return !ids.empty() || !data.empty() || random > 0; }
-    // Empty when none was given; `seed` draws the random windows. Errors name the option.
+    // The core's description of these windows (decompose/compress_job.h, the one calibration
+    // rule); fails naming the options when more than one source is given.
+    qcw::CalibrationSpec spec() const;
+    // Empty when none was given; `seed` draws the random windows (seed + 17). Errors name the option.
     std::vector<std::vector<std::int64_t>> load(const std::string& modelDir, std::uint64_t seed) const;
 };
 

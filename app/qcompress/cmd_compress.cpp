@@ -1,9 +1,7 @@
 // qcompress compress MODEL --target-params F --method svd|asvd|tucker|tucker-xl|tt|auto --out DIR
 #include "cli.h"
 #include "common/error.h"
-#include "common/files.h"
-#include "decompose/compress_api.h"
-#include "decompose/rank_search.h"
+#include "decompose/compress_job.h"
 #include "decompose/strategies/registry.h"
 #include "io/phi_config.h"
 #include "io/safetensors.h"
@@ -130,57 +128,36 @@ QCW_COMMAND(50) {
         if (byteBudget && (!o->solver.empty() || !o->ranksFile.empty() || o->method != qcw::defaultStrategyId() || o->int8Factors))
             qcw::fail(*tb ? "--target-bits" : "--target-size",
                       "chooses every matrix's encoding itself; drop --method, --solver, --ranks and --int8-factors");
-        c.calibration = o->calib.load(o->model, o->seed);
-        // A solver asked for without calibration data searches the spectral objective (uniform
-        // weighting would hand back uniform ranks and ignore the solver).
-        if (o->weighting == "auto")
-            o->weighting = !c.calibration.empty() ? "loss" : !o->solver.empty() ? "spectral" : "uniform";
-        if (!o->solver.empty() && !*wopt && c.calibration.empty())
-            std::fprintf(stderr, "note: no calibration data: --solver %s searches the spectral objective, which can starve "
-                                 "lm_head; --calib-data DIR searches the measured loss\n", o->solver.c_str());
+        // Flag combinations are checked here (the messages name the flags); calibration,
+        // search, ranks file and compression are one job (decompose/compress_job.h).
         if (*wopt && o->solver.empty())
-            qcw::fail("--weighting " + o->weighting, "weights the rank search; give --solver too");
-        if (!o->solver.empty()) {
-            if (!qcw::strategySearchable(o->method))
-                qcw::fail("--solver " + o->solver, "searched ranks apply to per-matrix methods (" + qcw::searchableStrategyIds() +
+            qcw::fail("--weighting " + qcw::resolveWeighting(o->weighting, o->calib.given(), false),
+                      "weights the rank search; give --solver too");
+        if (!o->solver.empty() && !qcw::strategySearchable(o->method))
+            qcw::fail("--solver " + o->solver, "searched ranks apply to per-matrix methods (" + qcw::searchableStrategyIds() +
                                                        "), not --method " + o->method);
-            qcw::RankSearchOptions r;
-            r.keepFraction = o->target;
-            r.solver = o->solver;
-            r.seed = o->seed;
-            r.includeLmHead = !o->keepLmHead;
-            r.weighting = o->weighting;
-            r.device = o->searchDevice;
-            r.calibration = c.calibration;
-            auto res = qcw::searchRanks(o->model, r, qcw::cli::interruptibleContext());
-            c.ranks = res.ranks;
-            c.solver = o->solver + (o->weighting == "loss" ? "+loss" : "");
-        }
         if (!o->ranksFile.empty()) {
             if (!o->solver.empty()) qcw::fail("--ranks " + o->ranksFile, "give either --ranks or --solver");
             if (!qcw::strategySearchable(o->method))
                 qcw::fail("--ranks " + o->ranksFile, "ranks apply to per-matrix methods (" + qcw::searchableStrategyIds() +
                                                          "), not --method " + o->method);
-            nlohmann::json j;
-            try {
-                j = nlohmann::json::parse(qcw::readTextFile(o->ranksFile));
-            } catch (const qcw::Error&) {
-                throw;
-            } catch (const std::exception& e) {
-                qcw::fail(o->ranksFile, std::string("not valid JSON: ") + e.what());
-            }
-            if (!j.is_object() || !j.contains("allocation") || !j["allocation"].is_array())
-                qcw::fail(o->ranksFile, "has no 'allocation' array (expected the output of qcompress ranks --json)");
-            for (const auto& a : j["allocation"]) {
-                if (!a.is_object() || !a.contains("group") || !a["group"].is_string() || !a.contains("rank") ||
-                    !a["rank"].is_number_integer())
-                    qcw::fail(o->ranksFile, "an allocation entry needs a string 'group' and an integer 'rank'");
-                c.ranks[a["group"].get<std::string>()] = a["rank"].get<int>();
-            }
-            const std::string solver = j.value("solver", std::string("file"));
-            c.solver = solver + (j.value("weighting", std::string()) == "loss" ? "+loss" : "");
         }
-        auto report = qcw::compressModelDir(o->model, o->out, c, qcw::cli::interruptibleContext(), o->replace);
+        qcw::CompressJobOptions job;
+        job.modelDir = o->model;
+        job.outDir = o->out;
+        job.replace = o->replace;
+        job.compress = c;
+        job.calibration = o->calib.spec();
+        job.solver = o->solver;
+        job.weighting = o->weighting;
+        job.searchDevice = o->searchDevice;
+        job.ranksFile = o->ranksFile;
+        // A solver asked for without calibration data searches the spectral objective (uniform
+        // weighting would hand back uniform ranks and ignore the solver).
+        if (!o->solver.empty() && !*wopt && !job.calibration.given())
+            std::fprintf(stderr, "note: no calibration data: --solver %s searches the spectral objective, which can starve "
+                                 "lm_head; --calib-data DIR searches the measured loss\n", o->solver.c_str());
+        auto report = *qcw::runCompressJob(job, qcw::cli::interruptibleContext()).report;
         if (o->json) {
             std::printf("%s", qcw::reportToJson(report).c_str());
         } else if (report.budgetBytes > 0) {

@@ -11,6 +11,7 @@
 #include "ui/pane_compression.h"
 #include "ui/rank_heatmap.h"
 
+#include "decompose/compress_job.h"
 #include "decompose/rank_search.h"
 
 #include "common/error.h"
@@ -47,6 +48,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <random>
 #include <thread>
 
 using qcw::ui::CompressionPane;
@@ -616,6 +618,63 @@ private slots:
         QVERIFY(!image.isNull());
         QVERIFY(image.width() >= 1000 && image.height() >= 600);
         qInfo("qcw --screenshot --pane compression took %lld ms", static_cast<long long>(clock.elapsed()));
+    }
+
+    // The pane runs the compression job (decompose/compress_job.h) with the CLI's rules:
+    // "Calibrate on random tokens" is what `qcompress compress --calib-random 8 --calib-length 32`
+    // draws (mt19937_64(seed 0 + 17)), a calibration dataset what `--calib-data DIR
+    // --calib-windows 16` reads (the CLI's default length, 128), and the compression receives
+    // exactly the job's windows.
+    void paneUsesTheJobDefaults() {
+        auto w = openTiny();
+        auto* pane = paneOf(*w);
+        QTemporaryDir tmp;
+        QVERIFY(tmp.isValid());
+        selectData(child<QComboBox>(*w, "method-combo"), "asvd");
+        selectData(child<QComboBox>(*w, "solver-combo"), "");
+        child<QCheckBox>(*w, "calibrate-random")->setChecked(true);
+        child<QLineEdit>(*w, "output-dir")->setText(tmp.filePath(QStringLiteral("out")));
+        const qcw::CompressJobOptions o = pane->jobOptions(true);
+        QCOMPARE(o.calibration.random, 8);
+        QCOMPARE(o.calibration.length, 32);
+        QVERIFY(o.calibration.ids.empty() && o.calibration.dataDir.empty());
+        QCOMPARE(o.compress.seed, std::uint64_t(0));
+        QCOMPARE(o.compress.method, std::string("asvd"));
+        QVERIFY(o.solver.empty());
+        QCOMPARE(o.weighting, std::string("auto"));
+
+        // The compression receives exactly the CLI's windows.
+        auto seen = std::make_shared<std::vector<std::vector<std::int64_t>>>();
+        pane->setCompressFunction([seen](const std::string& dir, const std::string& out, const qcw::CompressOptions& co,
+                                         qcw::RunContext& ctx, bool replace) {
+            *seen = co.calibration;
+            return qcw::compressModelDir(dir, out, co, ctx, replace);
+        });
+        QSignalSpy finished(pane, &CompressionPane::jobFinished);
+        pane->startCompression(false);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 120000);
+        QVERIFY2(finished.at(0).at(0).toBool(), qPrintable(finished.at(0).at(1).toString()));
+        const auto vocab = static_cast<std::uint64_t>(w->session()->model()->vocabSize);
+        QVERIFY(vocab > 0);
+        std::mt19937_64 rng(0 + 17);
+        QCOMPARE(seen->size(), std::size_t(8));
+        for (const auto& window : *seen) {
+            QCOMPARE(window.size(), std::size_t(32));
+            for (std::int64_t t : window) QCOMPARE(t, static_cast<std::int64_t>(rng() % vocab));
+        }
+        QVERIFY(*seen == qcw::loadCalibration(o.calibration, tinyDir().toStdString(), 0));
+        const QString summary = child<QLabel>(*w, "compression-summary")->text();
+        QVERIFY2(summary.contains(QStringLiteral("calibrated on %1 tokens").arg(qcw::ui::formatCount(8 * 32))),
+                 qPrintable(summary));
+
+        // A calibration dataset: the CLI's --calib-windows and --calib-length defaults.
+        child<QLineEdit>(*w, "calibration-data")->setText(tmp.path());
+        const qcw::CompressJobOptions d = pane->jobOptions(true);
+        QCOMPARE(QDir::fromNativeSeparators(QString::fromStdString(d.calibration.dataDir)), QDir::cleanPath(tmp.path()));
+        QCOMPARE(d.calibration.random, 0);
+        QCOMPARE(d.calibration.windows, 16);
+        QCOMPARE(d.calibration.length, qcw::CalibrationSpec::kDefaultLength);
+        QCOMPARE(d.calibration.length, 128);
     }
 };
 
