@@ -381,6 +381,10 @@ private slots:
         QSemaphore entered, gate;
         std::atomic<bool> loaderDone{false};
         auto* w = new MainWindow(quietOptions());
+        auto cleanup = qScopeGuard([&] {  // when a check fails: no worker outlives this test's state
+            gate.release();
+            delete w;
+        });
         w->session()->setLoader([&entered, &gate, &loaderDone](const std::string& dir) {
             entered.release();
             gate.tryAcquire(1, 60000);
@@ -393,6 +397,7 @@ private slots:
         QVERIFY(w->session()->isLoading());
         gate.release();
         delete w;  // waits for the worker; no callback reaches the dead window
+        w = nullptr;
         QVERIFY2(loaderDone, "the window was destroyed before its worker ended");
         QCoreApplication::processEvents();
     }
