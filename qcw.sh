@@ -8,8 +8,11 @@
 #                   (build-asan), the concurrent ones under ThreadSanitizer (build-tsan)
 #   ./qcw.sh fuzz   the libFuzzer targets (clang, build-fuzz): replay the corpora, fuzz each
 #                   briefly (FUZZ_SECONDS, default 5); longer campaigns: scripts/fuzz.sh
+#   ./qcw.sh format [BASE]  the layout of the C++ lines changed since BASE (default: the
+#                   previous commit), as .clang-format says (scripts/check-format.sh)
 # Environment: BUILD_DIR (default ./build), JOBS (default: number of cores),
-#              QCW_NO_INSTALL=1 skips the apt/npm step.
+#              QCW_NO_INSTALL=1 skips the apt/npm step,
+#              QCW_WERROR=1 builds with warnings as errors (-DQCW_WERROR=ON; CI does).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
@@ -24,8 +27,13 @@ debian_packages=(
   libeigen3-dev nlohmann-json3-dev libcli11-dev libpoppler-cpp-dev
   libcpp-httplib-dev curl libcurl4-openssl-dev libssl-dev file
   xvfb xauth
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev clang-format-14
 )
+
+# CMake options from the environment, passed to every configure (and to an existing build
+# directory again when set, so that CI's warnings-as-errors reaches a reused build too).
+cmake_options=()
+[ "${QCW_WERROR:-0}" = 1 ] && cmake_options+=(-DQCW_WERROR=ON)
 
 install_deps() {
   [ "${QCW_NO_INSTALL:-0}" = 1 ] && return 0
@@ -46,7 +54,9 @@ install_deps() {
 
 configure_and_build() {
   if [ ! -f "$build/build.ninja" ]; then
-    cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
+    cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "${cmake_options[@]}"
+  elif [ ${#cmake_options[@]} -gt 0 ]; then
+    cmake "$build" "${cmake_options[@]}" >/dev/null
   fi
   cmake --build "$build" -j "$jobs"
   # Test-only peers (the npm GPT-2 encoder the tokenizer is checked against, the openai client
@@ -70,7 +80,9 @@ sanitized_build() {  # dir sanitizers tests...
   local dir="$1" san="$2"
   shift 2
   if [ ! -f "$dir/build.ninja" ]; then
-    cmake -S "$here" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQCW_SANITIZE="$san"
+    cmake -S "$here" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQCW_SANITIZE="$san" "${cmake_options[@]}"
+  elif [ ${#cmake_options[@]} -gt 0 ]; then
+    cmake "$dir" "${cmake_options[@]}" >/dev/null
   fi
   # (The fuzz corpora are replayed under ASan+UBSan by ./qcw.sh fuzz, in clang's build.)
   local targets=("$@")
@@ -124,6 +136,8 @@ case "$cmd" in
     install_deps; run_sanitizers ;;
   fuzz)
     install_deps; run_fuzz ;;
+  format)
+    install_deps; "$here/scripts/check-format.sh" "$@" ;;
   run)
     install_deps; configure_and_build
     if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -x "$build/bin/qcw" ]; then
@@ -133,5 +147,5 @@ case "$cmd" in
       exec "$build/bin/qcompress" demo "$@"
     fi ;;
   *)
-    echo "usage: ./qcw.sh run|test|build|sanitize|fuzz" >&2; exit 2 ;;
+    echo "usage: ./qcw.sh run|test|build|sanitize|fuzz|format" >&2; exit 2 ;;
 esac

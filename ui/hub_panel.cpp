@@ -30,7 +30,7 @@ struct HubPanel::Impl {
     QProgressBar* bar = nullptr;
     QLabel* line = nullptr;
     bool busy = false;
-    Jobs jobs;  // last: its destructor cancels and waits before the widgets go
+    Jobs jobs{};  // last: its destructor cancels and waits before the widgets go
 
     void setBusy(bool b) {
         busy = b;
@@ -180,7 +180,7 @@ struct GgufExportButton::Impl {
     QComboBox* type = nullptr;
     QProgressBar* bar = nullptr;
     bool busy = false;
-    Jobs jobs;
+    Jobs jobs{};
 };
 
 GgufExportButton::GgufExportButton(ModelSession* session, QWidget* parent) : QWidget(parent), d(new Impl{session}) {

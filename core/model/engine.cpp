@@ -36,7 +36,8 @@ std::unique_ptr<Engine> Engine::load(const std::string& dir, const EngineOptions
     }
     auto t0 = std::chrono::steady_clock::now();
     std::unique_ptr<Engine> e(new Engine());
-    e->impl_ = std::make_unique<Impl>(Impl{Checkpoint::open(dir), {}, {}, 0, weights});
+    // Built in place: from a moved temporary GCC 12 warns (-Wmaybe-uninitialized, a false positive).
+    e->impl_.reset(new Impl{Checkpoint::open(dir), {}, {}, 0, weights});
     e->impl_->summary = summarize(e->impl_->checkpoint);
     e->impl_->model = loadPhiModel(e->impl_->checkpoint,
                                    LoadOptions().onDevice(opts.device).withDtype(opts.dtype).withWeights(weights), ctx);

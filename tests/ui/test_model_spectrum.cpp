@@ -22,10 +22,12 @@
 #include <QSpinBox>
 #include <QTemporaryDir>
 #include <QThread>
+#include <QThreadPool>
 #include <QtTest>
 
 #include <qcustomplot.h>
 
+#include <atomic>
 #include <cmath>
 #include <memory>
 
@@ -224,26 +226,37 @@ private slots:
     void newerSelectionSupersedesOlder() {
         auto w = openTiny();
         ModelPane* pane = paneOf(*w);
-        // The first matrix is slow (until cancelled, at most 3 s); the others are immediate.
-        pane->setSpectrumFunction([](const std::string& dir, const std::string& tensor, qcw::RunContext& ctx) {
-            if (tensor == "model.layers.0.mlp.fc1.weight") {
-                QElapsedTimer clock;
-                clock.start();
-                while (!ctx.isCancelled() && clock.elapsed() < 3000) QThread::msleep(5);
-            }
-            return qcw::computeMatrixSpectrum(dir, tensor, ctx);
-        });
+        // The first matrix is slow (until cancelled; at most 60 s, so a bug cannot hang the
+        // test); the others are immediate.
+        auto slowStarted = std::make_shared<std::atomic<bool>>(false);
+        auto slowEnded = std::make_shared<std::atomic<bool>>(false);
+        pane->setSpectrumFunction(
+            [slowStarted, slowEnded](const std::string& dir, const std::string& tensor, qcw::RunContext& ctx) {
+                if (tensor == "model.layers.0.mlp.fc1.weight") {
+                    slowStarted->store(true);
+                    QElapsedTimer clock;
+                    clock.start();
+                    while (!ctx.isCancelled() && clock.elapsed() < 60000) QThread::msleep(5);
+                    slowEnded->store(true);
+                }
+                return qcw::computeMatrixSpectrum(dir, tensor, ctx);
+            });
         QSignalSpy ready(pane, &ModelPane::spectrumReady);
         QSignalSpy failed(pane, &ModelPane::spectrumFailed);
         QVERIFY(pane->selectMatrix(QStringLiteral("model.layers.0.mlp.fc1.weight")));
-        QTest::qWait(50);
+        QTRY_VERIFY_WITH_TIMEOUT(slowStarted->load(), 20000);  // the slow job runs on its worker
         QVERIFY(pane->isComputingSpectrum());
         QVERIFY(pane->selectMatrix(QStringLiteral("model.layers.0.mlp.fc2.weight")));  // 64 x 256
         QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, 20000);
         QCOMPARE(ready.at(0).at(0).toString(), QStringLiteral("model.layers.0.mlp.fc2.weight"));
         QCOMPARE(pane->spectrumMatrix(), QStringLiteral("model.layers.0.mlp.fc2.weight"));
         QCOMPARE(pane->spectralStats().rows, std::int64_t(64));
-        QTest::qWait(200);  // the superseded job's late end changes nothing
+        // The superseded job ends (it saw its cancellation) and its late result passes through
+        // the event loop: it changes nothing.
+        QTRY_VERIFY_WITH_TIMEOUT(slowEnded->load(), 20000);
+        QVERIFY(QThreadPool::globalInstance()->waitForDone(20000));
+        QCoreApplication::sendPostedEvents();
+        QCoreApplication::processEvents();
         QCOMPARE(ready.count(), 1);
         QCOMPARE(failed.count(), 0);
         QCOMPARE(pane->spectrumMatrix(), QStringLiteral("model.layers.0.mlp.fc2.weight"));
