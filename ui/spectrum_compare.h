@@ -1,19 +1,18 @@
 #pragma once
-// Two singular-value spectra of one matrix on one log-scale plot: the original's in full and
-// the compressed matrix's up to its numerical rank (dashed line), with a line of statistics
-// below. A view only: whoever computes the spectra (the compression pane, on a worker) hands
-// them over. The narrow interface (clear, computing, show, failed) is what a shared spectrum
-// view has to offer to replace it.
+// The compression pane's "before / after" tab: the shared spectrum view (ui/spectrum_view.h,
+// Compare mode: the original's values in full, the compressed matrix's up to its numerical rank)
+// with a line of statistics below. A view only: whoever computes the spectra (the compression
+// pane, on a worker) hands them over.
 #include "decompose/spectra_api.h"
 
 #include <QString>
 #include <QWidget>
 
-class QCustomPlot;
-class QCPItemStraightLine;
 class QLabel;
 
 namespace qcw::ui {
+
+class SpectrumView;
 
 class SpectrumCompare : public QWidget {
     Q_OBJECT
@@ -29,8 +28,7 @@ public:
     void showFailure(const QString& layer, const QString& error);
 
 private:
-    QCustomPlot* plot_ = nullptr;
-    QCPItemStraightLine* rankLine_ = nullptr;
+    SpectrumView* plot_ = nullptr;
     QLabel* summary_ = nullptr;
 };
 
