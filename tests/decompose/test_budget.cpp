@@ -20,8 +20,9 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
-#include "../common/test_support.h"
 #include <c10/core/InferenceMode.h>
+#include "../common/model_test_support.h"
+#include "../common/test_support.h"
 
 #include <cmath>
 #include <cstring>
@@ -33,19 +34,12 @@ namespace fs = std::filesystem;
 using namespace qcw;
 using kernels::Format;
 using qcw::test::errorOf;
+using qcw::test::logitsOf;
+using qcw::test::randomWindows;
 
 namespace {
 const std::string kTiny = std::string(QCW_TEST_DATA) + "/tiny-phi";
 const std::string kBlocks = std::string(QCW_SOURCE_DIR) + "/tests/decompose/data/ggml_blocks.bin";
-
-std::vector<std::vector<std::int64_t>> windowsFrom(int n, int len, int vocab, std::uint64_t seed) {
-    auto g = at::detail::createCPUGenerator(seed);
-    at::Tensor t = at::randint(vocab, {n, len}, g, at::kLong);
-    std::vector<std::vector<std::int64_t>> out(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i)
-        out[static_cast<std::size_t>(i)] = std::vector<std::int64_t>(t[i].data_ptr<std::int64_t>(), t[i].data_ptr<std::int64_t>() + len);
-    return out;
-}
 
 // Mean next-token cross-entropy of a model on windows.
 double lossOf(const PhiModel& m, const std::vector<std::vector<std::int64_t>>& windows) {
@@ -226,7 +220,7 @@ private slots:
         CompressOptions o;
         o.targetBits = bits;
         o.allocation = allocation.toStdString();
-        if (calibrate) o.calibration = windowsFrom(4, 32, 320, 2);
+        if (calibrate) o.calibration = randomWindows(4, 32, 320, 2);
         CompressionReport r = compressModelDir(kTiny, out, o);
         const double budget = bits * double(r.paramsBefore) / 8.0;
         QCOMPARE(r.budgetBytes, static_cast<std::int64_t>(std::floor(budget)));

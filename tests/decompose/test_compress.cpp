@@ -18,8 +18,9 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
-#include "../common/test_support.h"
 #include <c10/core/InferenceMode.h>
+#include "../common/model_test_support.h"
+#include "../common/test_support.h"
 
 #include <nlohmann/json.hpp>
 
@@ -30,23 +31,11 @@
 namespace fs = std::filesystem;
 using namespace qcw;
 using qcw::test::errorOf;
+using qcw::test::logitsOf;
+using qcw::test::randomWindows;
 
 namespace {
 const std::string kTiny = std::string(QCW_TEST_DATA) + "/tiny-phi";
-
-std::vector<std::vector<std::int64_t>> randomWindows(int n, int len, int vocab, std::uint64_t seed) {
-    auto g = at::detail::createCPUGenerator(seed);
-    at::Tensor t = at::randint(vocab, {n, len}, g, at::kLong);
-    std::vector<std::vector<std::int64_t>> out(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) out[static_cast<std::size_t>(i)] = std::vector<std::int64_t>(t[i].data_ptr<std::int64_t>(), t[i].data_ptr<std::int64_t>() + len);
-    return out;
-}
-
-at::Tensor logitsOf(const PhiModel& m, const at::Tensor& ids) {
-    ForwardArgs a;
-    a.inputIds = ids;
-    return m.forward(a);
-}
 
 }  // namespace
 
