@@ -1,17 +1,17 @@
 #include "cli.h"
 
 #include "common/error.h"
+#include "data/train_data.h"
 #include "hub/hub_cache.h"
 #include "io/phi_config.h"
-#include "data/train_data.h"
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <csignal>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
@@ -44,8 +44,8 @@ void addAllCommands(CLI::App& root) {
     for (CLI::App* sub : root.get_subcommands({}))
         for (CLI::Option* opt : sub->get_options())
             if (opt->get_name() == "MODEL" || opt->get_name() == "model" || opt->get_name() == "--teacher")
-                opt->transform([](std::string v) { return hub::resolveModelArg(v, interruptibleContext()); },
-                               "", "hub-id");
+                opt->transform([](std::string v) { return hub::resolveModelArg(v, interruptibleContext()); }, "",
+                               "hub-id");
 }
 
 RunContext& interruptibleContext() {

@@ -71,8 +71,9 @@ QCW_COMMAND(50) {
     sub->add_flag("--no-correction", o->noCorrection,
                   "With a byte budget: skip the correction pass (measure the allocation, re-weight, keep the better)");
     // The strategies come from the one table (core/decompose/strategies/registry.cpp).
-    sub->add_option("--method", o->method, "Decomposition strategy: " + qcw::listedStrategyIds() + " (default " +
-                                               qcw::defaultStrategyId() + "; see Strategies below)");
+    sub->add_option("--method", o->method,
+                    "Decomposition strategy: " + qcw::listedStrategyIds() + " (default " + qcw::defaultStrategyId() +
+                        "; see Strategies below)");
     sub->footer(qcw::strategyHelp());
     sub->add_option("--out", o->out, "Output model directory")->required();
     o->calib.addTo(sub);
@@ -125,7 +126,8 @@ QCW_COMMAND(50) {
         c.budgetSolver = o->budgetSolver;
         c.gptq = !o->noGptq;
         c.correctionPass = !o->noCorrection;
-        if (byteBudget && (!o->solver.empty() || !o->ranksFile.empty() || o->method != qcw::defaultStrategyId() || o->int8Factors))
+        if (byteBudget &&
+            (!o->solver.empty() || !o->ranksFile.empty() || o->method != qcw::defaultStrategyId() || o->int8Factors))
             qcw::fail(*tb ? "--target-bits" : "--target-size",
                       "chooses every matrix's encoding itself; drop --method, --solver, --ranks and --int8-factors");
         // Flag combinations are checked here (the messages name the flags); calibration,
@@ -134,13 +136,13 @@ QCW_COMMAND(50) {
             qcw::fail("--weighting " + qcw::resolveWeighting(o->weighting, o->calib.given(), false),
                       "weights the rank search; give --solver too");
         if (!o->solver.empty() && !qcw::strategySearchable(o->method))
-            qcw::fail("--solver " + o->solver, "searched ranks apply to per-matrix methods (" + qcw::searchableStrategyIds() +
-                                                       "), not --method " + o->method);
+            qcw::fail("--solver " + o->solver, "searched ranks apply to per-matrix methods (" +
+                                                   qcw::searchableStrategyIds() + "), not --method " + o->method);
         if (!o->ranksFile.empty()) {
             if (!o->solver.empty()) qcw::fail("--ranks " + o->ranksFile, "give either --ranks or --solver");
             if (!qcw::strategySearchable(o->method))
-                qcw::fail("--ranks " + o->ranksFile, "ranks apply to per-matrix methods (" + qcw::searchableStrategyIds() +
-                                                         "), not --method " + o->method);
+                qcw::fail("--ranks " + o->ranksFile, "ranks apply to per-matrix methods (" +
+                                                         qcw::searchableStrategyIds() + "), not --method " + o->method);
         }
         qcw::CompressJobOptions job;
         job.modelDir = o->model;
@@ -155,8 +157,10 @@ QCW_COMMAND(50) {
         // A solver asked for without calibration data searches the spectral objective (uniform
         // weighting would hand back uniform ranks and ignore the solver).
         if (!o->solver.empty() && !*wopt && !job.calibration.given())
-            std::fprintf(stderr, "note: no calibration data: --solver %s searches the spectral objective, which can starve "
-                                 "lm_head; --calib-data DIR searches the measured loss\n", o->solver.c_str());
+            std::fprintf(stderr,
+                         "note: no calibration data: --solver %s searches the spectral objective, which can starve "
+                         "lm_head; --calib-data DIR searches the measured loss\n",
+                         o->solver.c_str());
         auto report = *qcw::runCompressJob(job, qcw::cli::interruptibleContext()).report;
         if (o->json) {
             std::printf("%s", qcw::reportToJson(report).c_str());

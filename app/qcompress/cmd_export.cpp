@@ -28,8 +28,9 @@ QCW_COMMAND(85) {
         const auto r = qcw::exportGguf(o->model, o->gguf, opts, qcw::cli::interruptibleContext());
         std::string types;
         for (const auto& [t, n] : r.typeCounts) types += (types.empty() ? "" : ", ") + t + " x" + std::to_string(n);
-        std::cerr << "wrote " << r.path << ": " << r.tensors << " tensors (" << types << "), " << r.bytes << " bytes, vocab "
-                  << r.vocab << (r.realTokenizer ? " (tokenizer.json)" : " (placeholder: no tokenizer.json)") << "\n";
+        std::cerr << "wrote " << r.path << ": " << r.tensors << " tensors (" << types << "), " << r.bytes
+                  << " bytes, vocab " << r.vocab
+                  << (r.realTokenizer ? " (tokenizer.json)" : " (placeholder: no tokenizer.json)") << "\n";
         if (!r.rebuilt.empty()) {
             char buf[160];
             std::snprintf(buf, sizeof buf, "%.1f MB in the folder -> %.1f MB as GGUF (%.2fx)", r.sourceBytes / 1e6,
@@ -37,11 +38,18 @@ QCW_COMMAND(85) {
             std::cerr << "note: " << r.rebuilt.size() << " factorized linear maps (" << r.factorizedMethods
                       << ") were rebuilt dense, since llama.cpp has no low-rank layers: " << buf << "\n";
         }
-        if (!r.modelfilePath.empty()) std::cerr << "wrote " << r.modelfilePath << " (ollama create NAME -f " << r.modelfilePath << ")\n";
+        if (!r.modelfilePath.empty())
+            std::cerr << "wrote " << r.modelfilePath << " (ollama create NAME -f " << r.modelfilePath << ")\n";
         if (o->json) {
-            qcw::cli::printJson({{"gguf", r.path}, {"bytes", r.bytes}, {"source_bytes", r.sourceBytes}, {"tensors", r.tensors},
-                                 {"types", r.typeCounts}, {"rebuilt_dense", r.rebuilt}, {"vocab", r.vocab},
-                                 {"tokenizer", r.realTokenizer}, {"modelfile", r.modelfilePath}});
+            qcw::cli::printJson({{"gguf", r.path},
+                                 {"bytes", r.bytes},
+                                 {"source_bytes", r.sourceBytes},
+                                 {"tensors", r.tensors},
+                                 {"types", r.typeCounts},
+                                 {"rebuilt_dense", r.rebuilt},
+                                 {"vocab", r.vocab},
+                                 {"tokenizer", r.realTokenizer},
+                                 {"modelfile", r.modelfilePath}});
         }
     });
 }

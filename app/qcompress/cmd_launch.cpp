@@ -40,7 +40,8 @@ int freePort() {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     a.sin_port = 0;
     socklen_t len = sizeof a;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
         ::close(fd);
         qcw::fail("launch", std::string("cannot find a free port: ") + std::strerror(errno));
     }
@@ -50,7 +51,9 @@ int freePort() {
 }
 
 std::string describe(int status) {
-    if (WIFSIGNALED(status)) return std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+    if (WIFSIGNALED(status))
+        return std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
+               strsignal(WTERMSIG(status)) + ")";
     return "exited with status " + std::to_string(WEXITSTATUS(status));
 }
 
@@ -68,10 +71,12 @@ QCW_COMMAND(66) {
     sub->add_option("--nproc", o->nproc, "Processes (ranks) on this machine (default 2)")->check(CLI::Range(1, 512));
     sub->add_option("--master-port", o->port, "TCP port of the rendezvous on 127.0.0.1 (default: a free one)")
         ->check(CLI::Range(1, 65535));
-    sub->add_option("--threads-per-proc", o->threads,
-                    "OMP_NUM_THREADS of each rank (default: the cores divided by --nproc, unless OMP_NUM_THREADS is set)")
+    sub->add_option(
+           "--threads-per-proc", o->threads,
+           "OMP_NUM_THREADS of each rank (default: the cores divided by --nproc, unless OMP_NUM_THREADS is set)")
         ->check(CLI::Range(0, 4096));
-    sub->add_option("--grace", o->grace, "Seconds the other ranks get to stop after one fails, before SIGKILL (default 10)")
+    sub->add_option("--grace", o->grace,
+                    "Seconds the other ranks get to stop after one fails, before SIGKILL (default 10)")
         ->check(CLI::Range(0.0, 3600.0));
     sub->prefix_command();
     sub->footer("Example: qcompress launch --nproc 2 train --student MODEL --data DIR --out OUT --batch 8");
@@ -105,7 +110,8 @@ QCW_COMMAND(66) {
             if (pid < 0) {
                 for (std::size_t i = 0; i < pids.size(); ++i)
                     if (alive[i]) ::kill(pids[i], SIGKILL);
-                qcw::fail("launch", std::string("cannot start rank ") + std::to_string(r) + ": " + std::strerror(errno));
+                qcw::fail("launch",
+                          std::string("cannot start rank ") + std::to_string(r) + ": " + std::strerror(errno));
             }
             if (pid == 0) {
                 ::setpgid(0, 0);  // signals reach the ranks through the launcher only, once each
@@ -124,7 +130,8 @@ QCW_COMMAND(66) {
                 for (const auto& a : rest) argv.push_back(const_cast<char*>(a.c_str()));
                 argv.push_back(nullptr);
                 ::execv(self.c_str(), argv.data());
-                std::fprintf(stderr, "qcompress launch: rank %d: cannot run %s: %s\n", r, self.c_str(), std::strerror(errno));
+                std::fprintf(stderr, "qcompress launch: rank %d: cannot run %s: %s\n", r, self.c_str(),
+                             std::strerror(errno));
                 ::_exit(127);
             }
             pids[static_cast<std::size_t>(r)] = pid;
@@ -147,7 +154,8 @@ QCW_COMMAND(66) {
             if (count > forwarded) {
                 interrupted = true;
                 if (forwarded == 0 && count == 1) {
-                    std::fprintf(stderr, "qcompress launch: forwarding signal %d to every rank (again to kill them)\n", g_signal.load());
+                    std::fprintf(stderr, "qcompress launch: forwarding signal %d to every rank (again to kill them)\n",
+                                 g_signal.load());
                     signalAll(g_signal.load());
                 } else {
                     signalAll(SIGKILL);
@@ -167,7 +175,8 @@ QCW_COMMAND(66) {
                         failedRank = static_cast<int>(i);
                         failedStatus = status;
                         if (running > 0) {
-                            std::fprintf(stderr, "qcompress launch: rank %zu %s; stopping the other ranks\n", i, describe(status).c_str());
+                            std::fprintf(stderr, "qcompress launch: rank %zu %s; stopping the other ranks\n", i,
+                                         describe(status).c_str());
                             signalAll(SIGTERM);
                             killAt = Clock::now() + std::chrono::milliseconds(static_cast<long long>(o->grace * 1000));
                             killArmed = true;
